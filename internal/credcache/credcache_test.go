@@ -1,0 +1,124 @@
+package credcache
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// verifier counts real bcrypt comparisons.
+type verifier struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (v *verifier) bcrypt(hash []byte, password string) func() bool {
+	return func() bool {
+		v.mu.Lock()
+		v.calls++
+		v.mu.Unlock()
+		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	}
+}
+
+func TestCache(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+
+	t.Run("a right password is verified once then remembered", func(t *testing.T) {
+		c, v := New(10, time.Minute), &verifier{}
+		for i := 0; i < 3; i++ {
+			if !c.Check("alice", "secret", hash, v.bcrypt(hash, "secret")) {
+				t.Fatal("right password refused")
+			}
+		}
+		if v.calls != 1 {
+			t.Fatalf("bcrypt ran %d times, want 1", v.calls)
+		}
+	})
+	t.Run("a wrong password always pays bcrypt and is never remembered", func(t *testing.T) {
+		c, v := New(10, time.Minute), &verifier{}
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		for i := 0; i < 3; i++ {
+			if c.Check("alice", "wrong", hash, v.bcrypt(hash, "wrong")) {
+				t.Fatal("wrong password accepted")
+			}
+		}
+		if v.calls != 4 {
+			t.Fatalf("bcrypt ran %d times, want 4", v.calls)
+		}
+	})
+	t.Run("a changed stored hash or another user misses", func(t *testing.T) {
+		c, v := New(10, time.Minute), &verifier{}
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		c.Check("alice", "secret", other, v.bcrypt(other, "secret"))
+		c.Check("bob", "secret", hash, v.bcrypt(hash, "secret"))
+		if v.calls != 3 {
+			t.Fatalf("bcrypt ran %d times, want 3", v.calls)
+		}
+	})
+	t.Run("entries expire", func(t *testing.T) {
+		c, v := New(10, time.Minute), &verifier{}
+		now := time.Unix(1000, 0)
+		c.now = func() time.Time { return now }
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		now = now.Add(time.Minute)
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		if v.calls != 2 {
+			t.Fatalf("bcrypt ran %d times, want 2", v.calls)
+		}
+	})
+	t.Run("size is bounded", func(t *testing.T) {
+		c, v := New(4, time.Minute), &verifier{}
+		for _, u := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+			c.Check(u, "secret", hash, v.bcrypt(hash, "secret"))
+			if len(c.entries) > 4 {
+				t.Fatalf("cache holds %d entries, bound is 4", len(c.entries))
+			}
+		}
+	})
+	t.Run("purge forgets", func(t *testing.T) {
+		c, v := New(10, time.Minute), &verifier{}
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		c.Purge()
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		if v.calls != 2 {
+			t.Fatalf("bcrypt ran %d times, want 2", v.calls)
+		}
+	})
+	t.Run("disabled cache verifies every time", func(t *testing.T) {
+		c, v := New(0, time.Minute), &verifier{}
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		if v.calls != 2 {
+			t.Fatalf("bcrypt ran %d times, want 2", v.calls)
+		}
+	})
+}
+
+func TestConcurrentChecks(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	c := New(8, time.Minute)
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			user := string(rune('a' + i))
+			for j := 0; j < 20; j++ {
+				ok := c.Check(user, "secret", hash, func() bool {
+					return bcrypt.CompareHashAndPassword(hash, []byte("secret")) == nil
+				})
+				if !ok {
+					t.Error("right password refused")
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+}
