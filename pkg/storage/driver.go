@@ -1,0 +1,86 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+)
+
+// Driver is the byte-level storage the Store is written against, in the shape
+// of distribution's storagedriver so that other backends can be added.
+//
+// Paths are absolute, slash-separated and made of [A-Za-z0-9._-] components
+// ("/docker/registry/v2/blobs/..."); "." and ".." components are refused.
+// A missing path is reported with an error wrapping ErrPathNotFound.
+type Driver interface {
+	// GetContent returns the whole content of a small file.
+	GetContent(ctx context.Context, path string) ([]byte, error)
+	// PutContent replaces path atomically: readers see the old or the new
+	// content, never a mix, and a crash leaves one of the two.
+	PutContent(ctx context.Context, path string, content []byte) error
+	// Reader streams path from offset.
+	Reader(ctx context.Context, path string, offset int64) (io.ReadCloser, error)
+	// Writer opens path for writing, appending to existing content when
+	// append is true (resumed uploads) and truncating it otherwise.
+	Writer(ctx context.Context, path string, append bool) (FileWriter, error)
+	// Stat describes a file or directory.
+	Stat(ctx context.Context, path string) (FileInfo, error)
+	// List returns the full paths of the direct children of a directory,
+	// sorted.
+	List(ctx context.Context, path string) ([]string, error)
+	// Move renames src to dst atomically, replacing dst if present.
+	Move(ctx context.Context, src, dst string) error
+	// Delete removes path and, for a directory, everything under it.
+	Delete(ctx context.Context, path string) error
+	// Walk calls fn for everything under path in lexical order, depth
+	// first. fn returning ErrSkipDir for a directory skips its contents.
+	Walk(ctx context.Context, path string, fn WalkFunc) error
+}
+
+// FileWriter writes one file. Content becomes durable with Commit; Close
+// without Commit keeps what was written (an upload may resume), Cancel
+// removes the file.
+type FileWriter interface {
+	io.WriteCloser
+	// Size is the file's size including content written before opening.
+	Size() int64
+	// Commit makes everything written durable (fsync) and closes the writer.
+	Commit(ctx context.Context) error
+	// Cancel removes the file and closes the writer.
+	Cancel(ctx context.Context) error
+}
+
+// FileInfo describes a path.
+type FileInfo struct {
+	Path    string
+	Size    int64
+	ModTime time.Time
+	IsDir   bool
+}
+
+// WalkFunc is called by Driver.Walk for each path.
+type WalkFunc func(fi FileInfo) error
+
+var (
+	// ErrPathNotFound is wrapped by driver errors about missing paths.
+	ErrPathNotFound = errors.New("path not found")
+	// ErrInvalidPath is wrapped by driver errors about malformed paths.
+	ErrInvalidPath = errors.New("invalid storage path")
+	// ErrSkipDir, returned by a WalkFunc for a directory, skips it.
+	ErrSkipDir = errors.New("skip this directory")
+)
+
+// FileOpener is implemented by drivers that can hand out an *os.File, so that
+// http.ServeContent can use sendfile. Optional; found by type assertion.
+type FileOpener interface {
+	OpenFile(ctx context.Context, path string) (*os.File, error)
+}
+
+// Toucher is implemented by drivers that can refresh a file's modification
+// time cheaply. Optional: without it, links are touched by rewriting them and
+// blob data is not touched at all.
+type Toucher interface {
+	Touch(ctx context.Context, path string) error
+}
