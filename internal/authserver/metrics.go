@@ -1,0 +1,70 @@
+package authserver
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are one server's Prometheus collectors, in a registry of its own
+// so several servers (tests) never collide in the global one.
+type metrics struct {
+	registry      *prometheus.Registry
+	issued        *prometheus.CounterVec // by grant: basic, anonymous, password, refresh_token
+	reused        prometheus.Counter
+	denials       prometheus.Counter
+	authFailures  prometheus.Counter
+	throttled     prometheus.Counter
+	requests      *prometheus.HistogramVec // by status code
+	reloads       *prometheus.CounterVec   // by result: success, failure
+	refreshIssued prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wharf_auth_tokens_issued_total",
+			Help: "Access tokens handed out, by how the client authenticated.",
+		}, []string{"grant"}),
+		reused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_auth_tokens_reused_total",
+			Help: "Access tokens handed out again instead of signing a new one.",
+		}),
+		denials: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_auth_denials_total",
+			Help: "Scopes asked for but not fully granted.",
+		}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_auth_authentication_failures_total",
+			Help: "Requests refused for wrong, unknown or missing credentials or a bad refresh token.",
+		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_auth_throttled_total",
+			Help: "Login attempts refused with 429 after too many failures.",
+		}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wharf_auth_request_duration_seconds",
+			Help:    "Token request latency, by HTTP status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"code"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wharf_auth_config_reloads_total",
+			Help: "Configuration reloads, by result.",
+		}, []string{"result"}),
+		refreshIssued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_auth_refresh_tokens_issued_total",
+			Help: "Refresh tokens handed out.",
+		}),
+	}
+	m.registry.MustRegister(m.issued, m.reused, m.denials, m.authFailures, m.throttled,
+		m.requests, m.reloads, m.refreshIssued,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
