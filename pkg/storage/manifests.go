@@ -113,14 +113,46 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 		}
 	}
 	if tag != "" {
-		if err := s.writeLink(ctx, tagIndexLinkPath(repo, tag, d), d); err != nil {
-			return Descriptor{}, nil, err
-		}
-		if err := s.writeLink(ctx, tagCurrentLinkPath(repo, tag), d); err != nil {
+		if err := s.setTag(ctx, repo, tag, d); err != nil {
 			return Descriptor{}, nil, err
 		}
 	}
 	return Descriptor{Digest: d, Size: int64(len(body)), MediaType: m.MediaType}, m, nil
+}
+
+// TagManifest points tag at the manifest d already stored in repo, whatever
+// d's algorithm: a manifest pushed by its sha512 digest with ?tag= keeps
+// that digest under the tag. A d that is not a revision of repo is
+// ErrManifestUnknown.
+func (s *Store) TagManifest(ctx context.Context, repo, tag string, d digest.Digest) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if err := checkRepo(repo); err != nil {
+		return err
+	}
+	if !reference.ValidTag(tag) {
+		return ErrTagInvalid
+	}
+	if err := checkDigest(d); err != nil {
+		return err
+	}
+	if _, err := s.d.Stat(ctx, revisionLinkPath(repo, d)); err != nil {
+		if errors.Is(err, ErrPathNotFound) {
+			return ErrManifestUnknown
+		}
+		return err
+	}
+	return s.setTag(ctx, repo, tag, d)
+}
+
+// setTag writes the tag's index link before its current link, so a crash
+// between the two leaves the tag as it was.
+func (s *Store) setTag(ctx context.Context, repo, tag string, d digest.Digest) error {
+	if err := s.writeLink(ctx, tagIndexLinkPath(repo, tag, d), d); err != nil {
+		return err
+	}
+	return s.writeLink(ctx, tagCurrentLinkPath(repo, tag), d)
 }
 
 func digestOf(alg digest.Algorithm, b []byte) digest.Digest {

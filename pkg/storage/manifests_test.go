@@ -215,3 +215,33 @@ func TestTagCanMoveAndRemembersItsHistory(t *testing.T) {
 		}
 	}
 }
+
+func TestTagManifestKeepsTheDigestAlgorithmPushed(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	cfg := pushBlob(t, s, "app", []byte(`{"seed":"512"}`))
+	body := imageBody(manifest.MediaTypeOCIManifest, cfg, nil, nil, "")
+	d512 := digest.SHA512.FromBytes(body)
+	if _, _, err := s.PutManifest(ctx, "app", d512.String(), manifest.MediaTypeOCIManifest, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TagManifest(ctx, "app", "v512", d512); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetManifest(ctx, "app", "v512")
+	if err != nil || got.Digest != d512 {
+		t.Fatalf("tag resolves to %v, %v; want %s", got.Digest, err, d512)
+	}
+	for name, tc := range map[string]struct {
+		repo, tag string
+		d         digest.Digest
+		want      error
+	}{
+		"digest not stored in the repository": {"app", "x", digest.SHA256.FromString("nope"), ErrManifestUnknown},
+		"invalid tag":                         {"app", "-bad", d512, ErrTagInvalid},
+	} {
+		if err := s.TagManifest(ctx, tc.repo, tc.tag, tc.d); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", name, err, tc.want)
+		}
+	}
+}
