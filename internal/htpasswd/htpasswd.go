@@ -1,0 +1,198 @@
+// Package htpasswd checks Basic credentials against an htpasswd file of
+// bcrypt entries, as `htpasswd -B` writes them and registry:2 reads them.
+//
+// An unknown user costs the same bcrypt comparison as a wrong password, so
+// response times do not tell which user names exist. The file is re-read
+// when it changes, without a restart.
+package htpasswd
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wharf-registry/wharf/internal/credcache"
+)
+
+// reloadEvery bounds how often the file is stat'ed: at most once a second,
+// however many requests arrive.
+const reloadEvery = time.Second
+
+// File is a loaded htpasswd file. It is safe for concurrent use.
+type File struct {
+	path   string
+	logger *slog.Logger
+	cache  *credcache.Cache
+	now    func() time.Time
+
+	mu        sync.Mutex
+	entries   map[string][]byte // user -> bcrypt hash
+	dummy     []byte            // hash compared for unknown users
+	info      os.FileInfo       // of the version loaded
+	checkedAt time.Time
+
+	// onDummy, when set (by tests), is called each time an unknown user is
+	// compared against the dummy hash.
+	onDummy func()
+}
+
+// Load reads the htpasswd file at path. Errors name the file and line.
+// logger receives reload failures (the last good entries stay in use); nil
+// discards them.
+func Load(path string, logger *slog.Logger) (*File, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	f := &File{
+		path:   path,
+		logger: logger,
+		cache:  credcache.New(4096, 5*time.Minute),
+		now:    time.Now,
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.load(info); err != nil {
+		return nil, err
+	}
+	f.checkedAt = f.now()
+	return f, nil
+}
+
+// Authenticate reports whether password is user's. It takes as long for an
+// unknown user as for a known user with a wrong password.
+func (f *File) Authenticate(user, password string) bool {
+	f.reloadIfChanged()
+	f.mu.Lock()
+	hash, ok := f.entries[user]
+	dummy, onDummy := f.dummy, f.onDummy
+	f.mu.Unlock()
+	if !ok {
+		if onDummy != nil {
+			onDummy()
+		}
+		_ = bcrypt.CompareHashAndPassword(dummy, []byte(password))
+		return false
+	}
+	return f.cache.Check(user, password, hash, func() bool {
+		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	})
+}
+
+// Users returns how many users the file holds.
+func (f *File) Users() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.entries)
+}
+
+// reloadIfChanged re-reads the file when its identity, size or mtime
+// changed, checking at most once per reloadEvery. A file that no longer
+// parses is logged and the previous entries stay in force.
+func (f *File) reloadIfChanged() {
+	f.mu.Lock()
+	now := f.now()
+	if now.Sub(f.checkedAt) < reloadEvery {
+		f.mu.Unlock()
+		return
+	}
+	f.checkedAt = now
+	prev := f.info
+	f.mu.Unlock()
+
+	info, err := os.Stat(f.path)
+	if err != nil {
+		f.logger.Warn("htpasswd file unreadable; keeping the users loaded before", "path", f.path, "err", err)
+		return
+	}
+	if os.SameFile(prev, info) && info.Size() == prev.Size() && info.ModTime().Equal(prev.ModTime()) {
+		return
+	}
+	if err := f.load(info); err != nil {
+		f.logger.Warn("htpasswd file changed but is invalid; keeping the users loaded before", "path", f.path, "err", err)
+		return
+	}
+	f.logger.Info("htpasswd file reloaded", "path", f.path, "users", f.Users())
+}
+
+// load parses the file and swaps the entries in.
+func (f *File) load(info os.FileInfo) error {
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return err
+	}
+	entries, err := Parse(f.path, data)
+	if err != nil {
+		return err
+	}
+	dummy, err := dummyHash(entries)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.entries, f.dummy, f.info = entries, dummy, info
+	f.mu.Unlock()
+	f.cache.Purge()
+	return nil
+}
+
+// Parse reads htpasswd content: one `user:hash` per line, blank lines and
+// #-comments ignored. Only bcrypt hashes are accepted: the MD5, SHA-1 and
+// crypt(3) kinds htpasswd can also write are too weak to keep supporting.
+// name is used in errors.
+func Parse(name string, data []byte) (map[string][]byte, error) {
+	entries := map[string][]byte{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		switch {
+		case !ok || user == "":
+			return nil, fmt.Errorf("%s:%d: want user:hash", name, n)
+		case !isBcrypt(hash):
+			return nil, fmt.Errorf("%s:%d: user %q: not a bcrypt hash; only bcrypt entries ($2y$, as `htpasswd -B` writes) are supported", name, n, user)
+		case entries[user] != nil:
+			return nil, fmt.Errorf("%s:%d: user %q given more than once", name, n, user)
+		}
+		entries[user] = []byte(hash)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return entries, nil
+}
+
+func isBcrypt(hash string) bool {
+	if !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$") {
+		return false
+	}
+	_, err := bcrypt.Cost([]byte(hash))
+	return err == nil && len(hash) == 60
+}
+
+// dummyHash returns a hash of a random password at the highest cost found
+// in entries, so comparing against it takes as long as a real comparison.
+func dummyHash(entries map[string][]byte) ([]byte, error) {
+	cost := bcrypt.DefaultCost
+	if len(entries) > 0 {
+		cost = bcrypt.MinCost
+		for _, h := range entries {
+			if c, err := bcrypt.Cost(h); err == nil && c > cost {
+				cost = c
+			}
+		}
+	}
+	return bcrypt.GenerateFromPassword([]byte(fmt.Sprintf("dummy-%d", time.Now().UnixNano())), cost)
+}

@@ -1,0 +1,59 @@
+package regconfig
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/wharf-registry/wharf/internal/yamlconf"
+)
+
+// suggestMisplaced improves "unknown field" problems for keys that exist
+// elsewhere in the configuration. Blog posts copy YAML around and an
+// indentation slip moves a key out of its section: the seed config with a
+// top-level `threshold: 3` meant health.storagedriver.threshold.
+func suggestMisplaced(err error) error {
+	var ps yamlconf.Problems
+	if !errors.As(err, &ps) {
+		return err
+	}
+	out := make(yamlconf.Problems, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		if !strings.HasPrefix(p.Msg, "unknown field") || strings.Contains(p.Msg, "did you mean") {
+			continue
+		}
+		key := p.Field[strings.LastIndexByte(p.Field, '.')+1:]
+		if where := keyPaths(reflect.TypeFor[Config](), "", key); len(where) > 0 && len(where) <= 3 {
+			out[i].Msg += fmt.Sprintf(" (did you mean %s? check the indentation)", strings.Join(where, " or "))
+		}
+	}
+	return out
+}
+
+// keyPaths lists the dotted paths of every setting named key below t.
+func keyPaths(t reflect.Type, prefix, key string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var paths []string
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if !sf.IsExported() || tag == "" || tag == "-" {
+			continue
+		}
+		p := join(prefix, tag)
+		if tag == key {
+			paths = append(paths, p)
+		}
+		if sf.Type != reflect.TypeFor[Duration]() {
+			paths = append(paths, keyPaths(sf.Type, p, key)...)
+		}
+	}
+	return paths
+}

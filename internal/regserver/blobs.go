@@ -1,0 +1,87 @@
+package regserver
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/pkg/reference"
+	"github.com/wharf-registry/wharf/pkg/storage"
+)
+
+// parseDigest validates a digest from a URL or query: 400 DIGEST_INVALID
+// for anything but lowercase sha256 or sha512.
+func parseDigest(s string) (digest.Digest, error) {
+	d, err := reference.ParseDigest(s)
+	if err != nil {
+		return "", &Error{Status: http.StatusBadRequest, Code: codeDigestInvalid,
+			Message: "invalid or unsupported digest (sha256 and sha512 in lowercase hex are supported)", Err: err}
+	}
+	return d, nil
+}
+
+// setBlobHeaders sets what every successful blob response carries. Blobs
+// are content-addressed, so caches may keep them for good.
+func setBlobHeaders(w http.ResponseWriter, desc storage.Descriptor) {
+	h := w.Header()
+	h.Set("Docker-Content-Digest", desc.Digest.String())
+	h.Set("Etag", `"`+desc.Digest.String()+`"`)
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Cache-Control", "max-age=31536000")
+}
+
+// getBlob answers GET and HEAD of a blob, with Range support. The body is
+// served by http.ServeContent from the store's *os.File, so it goes out by
+// sendfile.
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-blobs
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
+	rt := apiRequestFrom(r.Context()).route
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	if r.Method == http.MethodHead {
+		desc, err := s.store.StatBlob(r.Context(), rt.name, d)
+		if err != nil {
+			return err
+		}
+		setBlobHeaders(w, desc)
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", itoa64(desc.Size))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	f, desc, err := s.store.OpenBlob(r.Context(), rt.name, d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	setBlobHeaders(w, desc)
+	http.ServeContent(w, r, "", time.Time{}, f)
+	return nil
+}
+
+// deleteBlob unlinks a blob from the repository; garbage collection frees
+// the space once nothing else links it.
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#deleting-blobs
+func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
+	if !s.deleteEnabled {
+		return errDeleteDisabled()
+	}
+	rt := apiRequestFrom(r.Context()).route
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteBlob(r.Context(), rt.name, d); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func errDeleteDisabled() *Error {
+	return errorf(http.StatusMethodNotAllowed, codeUnsupported, "deletes are disabled (storage.delete.enabled)")
+}

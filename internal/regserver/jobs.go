@@ -1,0 +1,87 @@
+package regserver
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/wharf-registry/wharf/pkg/storage"
+)
+
+// Run runs the background jobs the config enables until ctx is done:
+// purging abandoned uploads, scheduled garbage collection and the storage
+// health check.
+func (s *Server) Run(ctx context.Context) error {
+	m := s.cfg.Storage.Maintenance
+	var wg sync.WaitGroup
+	if up := m.UploadPurging; up.On() && !s.readOnly {
+		wg.Go(func() {
+			every(ctx, up.Interval.Duration, true, func(ctx context.Context) { s.purgeUploads(ctx, up.Age.Duration, up.DryRun) })
+		})
+	}
+	if gc := m.GC; gc.Enabled {
+		wg.Go(func() {
+			every(ctx, gc.Interval.Duration, false, func(ctx context.Context) {
+				s.CollectGarbage(ctx, storage.GCOptions{DeleteUntagged: gc.DeleteUntagged, GracePeriod: gc.GracePeriod.Duration})
+			})
+		})
+	}
+	if h := s.cfg.Health.StorageDriver; h.Enabled {
+		wg.Go(func() { s.watchHealth(ctx, h.Interval.Duration, max(h.Threshold, 1)) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// CollectGarbage runs one garbage collection, logging and counting it in
+// the metrics.
+func (s *Server) CollectGarbage(ctx context.Context, opts storage.GCOptions) (storage.GCResult, error) {
+	if opts.Logger == nil {
+		opts.Logger = s.logger
+	}
+	started := time.Now()
+	res, err := s.store.GarbageCollect(ctx, opts)
+	s.metrics.observeGC(res, err)
+	if err != nil {
+		s.logger.Error("garbage collection failed", "err", err)
+		return res, err
+	}
+	s.logger.Info("garbage collection done", "blobs", res.BlobsDeleted, "manifests", res.ManifestsDeleted,
+		"bytes_freed", res.BytesFreed, "duration", time.Since(started))
+	return res, nil
+}
+
+// purgeUploads removes sessions older than age. A dry run only says it
+// would: the store cannot list sessions without removing them.
+func (s *Server) purgeUploads(ctx context.Context, age time.Duration, dryRun bool) {
+	if dryRun {
+		s.logger.Info("upload purging is in dry-run mode; nothing removed", "age", age)
+		return
+	}
+	n, err := s.store.PurgeUploads(ctx, age)
+	if err != nil {
+		s.logger.Error("purging abandoned uploads failed", "err", err)
+	}
+	s.metrics.uploadsPurged.Add(float64(n))
+	if n > 0 {
+		s.logger.Info("purged abandoned uploads", "count", n, "older_than", age)
+	}
+}
+
+// every calls fn each interval until ctx is done, first at once when now
+// is true. Runs never overlap: a slow run delays the next.
+func every(ctx context.Context, interval time.Duration, now bool, fn func(context.Context)) {
+	if now {
+		fn(ctx)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}
