@@ -113,20 +113,3 @@ func TestNoTLSConfigWithoutServerCertificate(t *testing.T) {
 		t.Error("TLS config without server.certificate")
 	}
 }
-
-func TestCommonCostPicksTheUsualUserCost(t *testing.T) {
-	tests := []struct {
-		costs map[int]int
-		want  int
-	}{
-		{map[int]int{}, 10},
-		{map[int]int{5: 2}, 5},
-		{map[int]int{5: 2, 12: 1}, 5},
-		{map[int]int{5: 1, 12: 1}, 12},
-	}
-	for _, tt := range tests {
-		if got := commonCost(tt.costs); got != tt.want {
-			t.Errorf("commonCost(%v) = %d, want %d", tt.costs, got, tt.want)
-		}
-	}
-}

@@ -1,10 +1,14 @@
 package authserver
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -29,7 +33,7 @@ type snapshot struct {
 	cfg       *authconfig.Config
 	users     map[string]*user // password users; never ""
 	anonymous *user            // the "" entry, nil when anonymous access is off
-	dummy     []byte           // bcrypt hash compared for unknown users
+	dummies   []dummy          // bcrypt hashes unknown users are compared with
 	realm     string
 	jwks      []byte
 	refresh   *refresher
@@ -68,11 +72,10 @@ func build(cfg *authconfig.Config, prev *snapshot) (*snapshot, error) {
 			costs[c]++
 		}
 	}
-	dummy, err := dummyHash(commonCost(costs))
-	if err != nil {
+	var err error
+	if snap.dummies, err = newDummies(costs); err != nil {
 		return nil, err
 	}
-	snap.dummy = dummy
 	if snap.jwks, err = token.MarshalJWKS(cfg.Keys); err != nil {
 		return nil, fmt.Errorf("render JWKS: %w", err)
 	}
@@ -87,18 +90,64 @@ func build(cfg *authconfig.Config, prev *snapshot) (*snapshot, error) {
 	return snap, nil
 }
 
-// commonCost is the bcrypt cost most users have (the higher on a tie, 10
-// when there are no users). An unknown user is checked against a dummy hash
-// of that cost, so it takes as long as a wrong password for a real user:
-// docker_auth answered unknown users in 12 ms and wrong passwords in 85 ms.
-func commonCost(costs map[int]int) int {
-	best, n := bcrypt.DefaultCost, 0
-	for c, k := range costs {
-		if k > n || (k == n && c > best) {
-			best, n = c, k
-		}
+// dummy is a hash of a password nobody knows, at one of the users' bcrypt
+// costs, and how many users have that cost.
+type dummy struct {
+	cost, users int
+	hash        []byte
+}
+
+// newDummies returns one dummy per bcrypt cost the users have (10 when there
+// are no users). An unknown user is checked against one of them, so it
+// takes as long as a wrong password for a real user: docker_auth answered
+// unknown users in 12 ms and wrong passwords in 85 ms.
+func newDummies(costs map[int]int) ([]dummy, error) {
+	if len(costs) == 0 {
+		costs = map[int]int{bcrypt.DefaultCost: 1}
 	}
-	return best
+	out := make([]dummy, 0, len(costs))
+	for c, n := range costs {
+		h, err := dummyHash(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dummy{cost: c, users: n, hash: h})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].cost < out[j].cost })
+	return out, nil
+}
+
+// dummyKey keys the choice of dummy for each unknown name; it lives as
+// long as the process, so a name's timing does not change on reload.
+var dummyKey = func() (k [32]byte) {
+	_, _ = rand.Read(k[:]) // crypto/rand.Read never fails on supported platforms
+	return k
+}()
+
+// dummyFor returns the hash an unknown name is compared with. When users
+// have several bcrypt costs no single one hides them all (a cost-12 user
+// stands out among cost-10 dummies), so each unknown name gets one of the
+// users' costs, always the same, picked by a keyed hash of the name in the
+// proportions the users have them: timing then tells nothing about whether
+// a name exists.
+func (s *snapshot) dummyFor(name string) []byte {
+	if len(s.dummies) == 1 {
+		return s.dummies[0].hash
+	}
+	total := 0
+	for _, d := range s.dummies {
+		total += d.users
+	}
+	mac := hmac.New(sha256.New, dummyKey[:])
+	mac.Write([]byte(name))
+	n := int(binary.BigEndian.Uint64(mac.Sum(nil)) % uint64(total))
+	for _, d := range s.dummies {
+		if n < d.users {
+			return d.hash
+		}
+		n -= d.users
+	}
+	return s.dummies[len(s.dummies)-1].hash
 }
 
 var dummies sync.Map // cost -> []byte, so reloads do not pay for a new one

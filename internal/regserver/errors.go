@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"syscall"
 
 	"github.com/wharf-registry/wharf/pkg/manifest"
 	"github.com/wharf-registry/wharf/pkg/reference"
@@ -129,8 +130,16 @@ func asError(err error) *Error {
 		return e
 	case errors.Is(err, context.Canceled):
 		return wrap(499, codeUnknown, "request canceled")
+	case storageFull(err):
+		return wrap(http.StatusInsufficientStorage, codeUnknown, "storage is full")
 	}
 	return wrap(http.StatusInternalServerError, codeUnknown, "internal server error")
+}
+
+// storageFull reports a write refused for want of space or quota. The push
+// gets a 507 that says so, and nothing else is wrong: reads go on.
+func storageFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // errorBody is the OCI error envelope.

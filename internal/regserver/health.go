@@ -27,7 +27,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // watchHealth checks storage every interval while ctx lives. After
 // threshold failures in a row the API answers 503 until a check succeeds,
-// as registry:2 does with health.storagedriver.
+// as registry:2 does with health.storagedriver. A full disk is no such
+// failure: pushes get 507 on their own, and turning the API off would stop
+// the reads that still work and the deletes that would free space.
 func (s *Server) watchHealth(ctx context.Context, interval time.Duration, threshold int) {
 	failures := 0
 	every(ctx, interval, false, func(ctx context.Context) { failures = s.checkHealth(ctx, failures, threshold) })
@@ -41,6 +43,10 @@ func (s *Server) checkHealth(ctx context.Context, failures, threshold int) int {
 	cancel()
 	if ctx.Err() != nil {
 		return failures
+	}
+	if err != nil && storageFull(err) {
+		s.logger.Warn("storage is full: pushes fail until space is freed; reads are still served", "err", err)
+		err = nil
 	}
 	if err == nil {
 		if s.unhealthy.Swap(false) {

@@ -14,11 +14,16 @@ import (
 const blobMediaType = "application/octet-stream"
 
 // StatBlob describes a blob linked in repo. A blob is visible only in the
-// repositories that link it, whatever other repositories hold.
+// repositories that link it, whatever other repositories hold. An old link
+// is renewed, so the blob outlives a garbage collection until the caller's
+// manifest names it (see linkRefreshAge).
 func (s *Store) StatBlob(ctx context.Context, repo string, d digest.Digest) (Descriptor, error) {
 	_, fi, err := s.linkedBlob(ctx, repo, d)
 	if err != nil {
 		return Descriptor{}, err
+	}
+	if err := s.refreshLink(ctx, layerLinkPath(repo, d), d); err != nil {
+		return Descriptor{}, notFound(err, ErrBlobUnknown)
 	}
 	return Descriptor{Digest: d, Size: fi.Size, MediaType: blobMediaType}, nil
 }

@@ -49,11 +49,16 @@ func (s *Store) resolve(ctx context.Context, repo, ref string) (digest.Digest, e
 }
 
 // GetManifest returns the manifest ref (a tag or a digest) of repo, with the
-// media type its body declares (or implies, for bodies without one).
+// media type its body declares (or implies, for bodies without one). An old
+// revision link is renewed, so an untagged manifest outlives a garbage
+// collection until the caller's index names it (see linkRefreshAge).
 func (s *Store) GetManifest(ctx context.Context, repo, ref string) (Manifest, error) {
 	d, err := s.resolve(ctx, repo, ref)
 	if err != nil {
 		return Manifest{}, err
+	}
+	if err := s.refreshLink(ctx, revisionLinkPath(repo, d), d); err != nil {
+		return Manifest{}, notFound(err, ErrManifestUnknown)
 	}
 	body, err := s.d.GetContent(ctx, blobDataPath(d))
 	if err != nil {
