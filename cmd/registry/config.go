@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/regconfig"
 	"github.com/wharf-registry/wharf/internal/yamlconf"
 	"github.com/wharf-registry/wharf/pkg/storage"
+	"github.com/wharf-registry/wharf/pkg/storage/s3"
 )
 
 // loadConfig loads and validates the configuration, printing every problem
@@ -59,11 +61,24 @@ func newLogger(cfg *regconfig.Config, w io.Writer) *slog.Logger {
 	return logger
 }
 
-// openStore opens the configured filesystem store.
+// openStore opens the configured store: the filesystem, or an S3 bucket.
+// Nothing is contacted yet: a registry may start before its storage, and
+// the health check reports when it is unreachable.
 func openStore(cfg *regconfig.Config, logger *slog.Logger) (*storage.Store, error) {
-	return storage.NewFilesystem(cfg.Storage.Filesystem.RootDirectory, storage.Options{
+	opts := storage.Options{
 		ReadOnly:       cfg.Storage.Maintenance.ReadOnly.Enabled,
 		UploadPurgeAge: cfg.Storage.Maintenance.UploadPurging.Age.Duration,
 		Logger:         logger,
-	})
+	}
+	if sc := cfg.Storage.S3; sc != nil {
+		dc := sc.Config
+		dc.Redirect = cfg.Storage.Redirect.On()
+		d, err := s3.New(context.Background(), dc)
+		if err != nil {
+			return nil, err
+		}
+		opts.Redirect = dc.Redirect
+		return storage.New(d, opts), nil
+	}
+	return storage.NewFilesystem(cfg.Storage.Filesystem.RootDirectory, opts)
 }

@@ -87,6 +87,31 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	})
 }
 
+func TestValidateNamesTheStorageDriver(t *testing.T) {
+	dir := t.TempDir()
+	s3 := "version: 0.1\nstorage:\n  s3:\n    bucket: registry\n    regionendpoint: http://minio:9000\n    rootdirectory: /wharf\n"
+	tests := []struct {
+		name, config string
+		env          []string
+		code         int
+		want         string
+	}{
+		{"filesystem", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + dir + "\n", nil, 0, "storage: filesystem " + dir + ")"},
+		{"s3 from the file", s3, nil, 0, "storage: s3 s3://registry/wharf at http://minio:9000)"},
+		{"s3 from the environment", "version: 0.1\n", []string{"REGISTRY_STORAGE=s3", "REGISTRY_STORAGE_S3_BUCKET=b", "REGISTRY_STORAGE_S3_REGION=eu-west-1"}, 0, "storage: s3 s3://b)"},
+		{"both drivers", s3 + "  filesystem:\n    rootdirectory: /x\n", nil, 1, "storage.s3: configure one storage driver, not both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "config.yml", tt.config)
+			code, out, _ := runCmd(t, tt.env, "validate", path)
+			if code != tt.code || !strings.Contains(out, tt.want) {
+				t.Errorf("exit %d, output:\n%s\nwant exit %d and %q", code, out, tt.code, tt.want)
+			}
+		})
+	}
+}
+
 // storeWithGarbage makes a store holding one unreferenced blob and returns
 // its config path, root and the blob's digest.
 func storeWithGarbage(t *testing.T) (string, string, digest.Digest) {

@@ -86,7 +86,8 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 		return err
 	}
 	logger.Info("registry listening", "addr", ln.Addr().String(), "tls", useTLS, "auth", cfg.Auth.Mode(),
-		"root", cfg.Storage.Filesystem.RootDirectory, "version", versionString())
+		"storage", cfg.Storage.Driver(), "root", cfg.Storage.Describe(), "redirect", cfg.Storage.Redirect.On() && cfg.Storage.S3 != nil,
+		"version", versionString())
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -32,7 +32,7 @@ func validate(path string, environ []string, stdout, stderr io.Writer) int {
 	if problems > 0 {
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: configuration OK (auth: %s, storage: %s)\n", displayName(path), cfg.Auth.Mode(), cfg.Storage.Filesystem.RootDirectory)
+	fmt.Fprintf(stdout, "%s: configuration OK (auth: %s, storage: %s %s)\n", displayName(path), cfg.Auth.Mode(), cfg.Storage.Driver(), cfg.Storage.Describe())
 	return 0
 }
 

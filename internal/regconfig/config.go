@@ -34,6 +34,10 @@ type Config struct {
 
 	doc     *yamlconf.Doc     // the file, for the line numbers of later problems
 	fromEnv map[string]string // config path -> the variable that set it
+	// filesystemSet records that storage.filesystem was written (in the
+	// file, the built-in defaults or the environment), as opposed to
+	// filled in by default: with s3 it makes two drivers.
+	filesystemSet bool
 }
 
 // Log configures logging.
@@ -49,11 +53,13 @@ type AccessLog struct {
 	Disabled bool `yaml:"disabled"`
 }
 
-// Storage configures where and how content is kept. Only the filesystem
-// driver exists.
+// Storage configures where and how content is kept: exactly one driver,
+// filesystem (the default) or s3 (see s3.go), plus settings for both.
 type Storage struct {
 	Filesystem  Filesystem  `yaml:"filesystem"`
+	S3          *S3         `yaml:"s3"`
 	Delete      Toggle      `yaml:"delete"`
+	Redirect    Redirect    `yaml:"redirect"`
 	Maintenance Maintenance `yaml:"maintenance"`
 	Cache       Cache       `yaml:"cache"`
 }
@@ -105,7 +111,7 @@ type HTTP struct {
 	Addr         string      `yaml:"addr"`
 	Host         string      `yaml:"host"`   // absolute base URL for Location headers
 	Prefix       string      `yaml:"prefix"` // path the API is served under, e.g. /registry/
-	Secret       string      `yaml:"secret"` // accepted; upload state lives on disk, nothing is signed
+	Secret       string      `yaml:"secret"` // accepted; upload state lives in storage, nothing is signed
 	RelativeURLs bool        `yaml:"relativeurls"`
 	Headers      http.Header `yaml:"headers"`
 	HTTP2        HTTP2       `yaml:"http2"`

@@ -23,8 +23,8 @@ const envPrefix = "REGISTRY_"
 //   - inside a map (http.headers, log.fields) the rest of the name is the key:
 //     REGISTRY_HTTP_HEADERS_Access-Control-Allow-Origin;
 //   - REGISTRY_AUTH=htpasswd|token|none picks the access controller and
-//     REGISTRY_STORAGE=filesystem the storage driver, as registry:2 accepts a
-//     bare name for those sections;
+//     REGISTRY_STORAGE=filesystem|s3 the storage driver, as registry:2 accepts
+//     a bare name for those sections;
 //   - variables are applied in lexical order, so REGISTRY_AUTH comes before
 //     REGISTRY_AUTH_TOKEN_REALM.
 //
@@ -56,6 +56,9 @@ func (c *Config) applyEnv(environ []string) yamlconf.Problems {
 				c.fromEnv = map[string]string{}
 			}
 			c.fromEnv[path] = v.name
+			if strings.HasPrefix(path, "storage.filesystem") {
+				c.filesystemSet = true
+			}
 		}
 	}
 	return ps
@@ -68,6 +71,15 @@ func (c *Config) setPath(v reflect.Value, segs []string, path, name, value strin
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
+			prefill(v.Addr())
+			// The variable that brings a section into being is where
+			// the section's own problems come from.
+			if _, ok := c.fromEnv[path]; !ok && path != "" {
+				if c.fromEnv == nil {
+					c.fromEnv = map[string]string{}
+				}
+				c.fromEnv[path] = name
+			}
 		}
 		return c.setPath(v.Elem(), segs, path, name, value)
 	case reflect.Map:
@@ -92,7 +104,7 @@ func (c *Config) setPath(v reflect.Value, segs []string, path, name, value strin
 	case *Auth:
 		return p, c.setAuthMode(name, value)
 	case *Storage:
-		return p, setStorageDriver(f, name, value)
+		return p, c.setStorageDriver(name, value)
 	}
 	nv, err := parseValue(name, value, f.Type())
 	if err != nil {
@@ -102,16 +114,23 @@ func (c *Config) setPath(v reflect.Value, segs []string, path, name, value strin
 	return p, nil
 }
 
-// fieldByKey finds the struct field whose YAML key equals key, ignoring case.
+// fieldByKey finds the struct field whose YAML key equals key, ignoring
+// case, looking into `yaml:",inline"` structs as the decoder does.
 func fieldByKey(v reflect.Value, key string) (reflect.Value, string, bool) {
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		if !sf.IsExported() || tag == "" || tag == "-" {
+		tag, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if !sf.IsExported() || tag == "-" {
 			continue
 		}
-		if strings.EqualFold(tag, key) {
+		if tag == "" && opts == "inline" && sf.Type.Kind() == reflect.Struct {
+			if f, k, ok := fieldByKey(v.Field(i), key); ok {
+				return f, k, true
+			}
+			continue
+		}
+		if tag != "" && strings.EqualFold(tag, key) {
 			return v.Field(i), tag, true
 		}
 	}
@@ -166,6 +185,7 @@ func parseHeaderValues(name, value string) ([]string, error) {
 // is not valid YAML (a secret containing ": ", say) takes the text as is.
 func parseValue(name, value string, t reflect.Type) (reflect.Value, error) {
 	ptr := reflect.New(t)
+	prefill(ptr)
 	if _, err := yamlconf.Decode(name, []byte(value), ptr.Interface()); err != nil {
 		if t.Kind() == reflect.String {
 			return reflect.ValueOf(value).Convert(t), nil
@@ -223,24 +243,6 @@ func (c *Config) setAuthMode(name, value string) error {
 		c.Auth.Htpasswd = nil
 	default:
 		return fmt.Errorf("unknown auth mode %q (want htpasswd, token or none)", mode)
-	}
-	return nil
-}
-
-// setStorageDriver handles REGISTRY_STORAGE: only the filesystem driver
-// exists, so naming it changes nothing and naming another is an error.
-func setStorageDriver(f reflect.Value, name, value string) error {
-	var driver string
-	if _, err := yamlconf.Decode(name, []byte(value), &driver); err != nil {
-		nv, err := parseValue(name, value, f.Type())
-		if err != nil {
-			return err
-		}
-		f.Set(nv)
-		return nil
-	}
-	if strings.ToLower(strings.TrimSpace(driver)) != "filesystem" {
-		return fmt.Errorf("unsupported storage driver %q (only filesystem is available)", driver)
 	}
 	return nil
 }

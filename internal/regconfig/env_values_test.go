@@ -13,7 +13,7 @@ func TestBadEnvironmentValuesAreErrors(t *testing.T) {
 	}{
 		{"REGISTRY_STORAGE_DELETE_ENABLED=maybe", "bool"},
 		{"REGISTRY_AUTH=ldap", `unknown auth mode "ldap"`},
-		{"REGISTRY_STORAGE=s3", `unsupported storage driver "s3"`},
+		{"REGISTRY_STORAGE=gcs", `unsupported storage driver "gcs"`},
 		{"REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL=often", "invalid duration"},
 		{"REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD=three", "int"},
 		{"REGISTRY_HTTP_TLS={certificate: a, kye: b}", "kye"},

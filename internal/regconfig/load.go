@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"reflect"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -74,17 +75,20 @@ func Load(path string, environ []string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	c.Warnings = append(c.Warnings, c.storageWarnings()...)
 	return c, nil
 }
 
 // decode parses one YAML document strictly.
 func decode(name string, data []byte) (*Config, error) {
 	c := &Config{}
+	prefill(reflect.ValueOf(&c.Storage))
 	doc, err := yamlconf.Decode(name, data, c)
 	if err != nil {
 		return nil, suggestMisplaced(err)
 	}
 	c.doc = doc
+	c.settleDrivers(&c.Storage, storageKeys(data, true))
 	c.keepEmptyAuth(data)
 	// Header names are case-insensitive; canonical keys let an environment
 	// override replace a header the file spelled differently.
@@ -126,7 +130,7 @@ func (c *Config) applyDefaults() {
 	if c.HTTP.Addr == "" {
 		c.HTTP.Addr = DefaultAddr
 	}
-	if c.Storage.Filesystem.RootDirectory == "" {
+	if c.Storage.S3 == nil && c.Storage.Filesystem.RootDirectory == "" {
 		c.Storage.Filesystem.RootDirectory = DefaultRootDirectory
 	}
 	defaultDuration(&c.Storage.Maintenance.UploadPurging.Age, DefaultPurgeAge)

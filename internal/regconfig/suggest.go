@@ -43,7 +43,11 @@ func keyPaths(t reflect.Type, prefix, key string) []string {
 	var paths []string
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		tag, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "" && opts == "inline" {
+			paths = append(paths, keyPaths(sf.Type, prefix, key)...)
+			continue
+		}
 		if !sf.IsExported() || tag == "" || tag == "-" {
 			continue
 		}

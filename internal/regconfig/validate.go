@@ -51,9 +51,10 @@ func (v *validator) general() {
 
 func (v *validator) storage() {
 	s := v.c.Storage
-	if s.Filesystem.RootDirectory == "" {
+	if s.S3 == nil && s.Filesystem.RootDirectory == "" {
 		v.add("storage.filesystem.rootdirectory", "must not be empty")
 	}
+	v.s3()
 	up := s.Maintenance.UploadPurging
 	v.positive("storage.maintenance.uploadpurging.age", up.Age)
 	v.positive("storage.maintenance.uploadpurging.interval", up.Interval)

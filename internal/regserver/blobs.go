@@ -33,7 +33,7 @@ func setBlobHeaders(w http.ResponseWriter, desc storage.Descriptor) {
 
 // getBlob answers GET and HEAD of a blob, with Range support. The body is
 // served by http.ServeContent from the store's *os.File, so it goes out by
-// sendfile.
+// sendfile, or a GET is redirected (307) to the storage when it offers URLs.
 // https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-blobs
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	rt := apiRequestFrom(r.Context()).route
@@ -50,6 +50,17 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Accept-Ranges", "bytes")
 		w.Header().Set("Content-Length", itoa64(desc.Size))
 		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	// With storage.redirect on S3, the client fetches the bytes from the
+	// bucket through a presigned URL, as from registry:2; HEAD stays here.
+	url, err := s.store.BlobURL(r.Context(), rt.name, d)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		w.Header().Set("Docker-Content-Digest", d.String())
+		http.Redirect(w, r, url, http.StatusTemporaryRedirect)
 		return nil
 	}
 	f, desc, err := s.store.OpenBlob(r.Context(), rt.name, d)

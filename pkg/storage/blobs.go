@@ -81,6 +81,24 @@ func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (io.
 	return &driverReader{ctx: ctx, d: s.d, path: p, size: desc.Size}, desc, nil
 }
 
+// BlobURL returns a URL from which the client may fetch blob d of repo
+// itself (a presigned S3 GET), for the HTTP layer to redirect to. It
+// returns "" without checking anything when redirects are off
+// (Options.Redirect) or the driver makes no URLs (see URLer): the caller
+// then serves the blob with OpenBlob. Otherwise the blob must be linked in
+// repo, as for OpenBlob.
+func (s *Store) BlobURL(ctx context.Context, repo string, d digest.Digest) (string, error) {
+	u, ok := s.d.(URLer)
+	if !s.opts.Redirect || !ok {
+		return "", nil
+	}
+	p, _, err := s.linkedBlob(ctx, repo, d)
+	if err != nil {
+		return "", err
+	}
+	return u.URLFor(ctx, p)
+}
+
 // DeleteBlob unlinks a blob from repo; the data stays for other
 // repositories until garbage collection finds it unreferenced.
 func (s *Store) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {

@@ -225,3 +225,20 @@ func TestReadOnlyStoreRefusesWrites(t *testing.T) {
 		t.Errorf("read-only store cannot read: %v", err)
 	}
 }
+
+// A driver without URLs (the filesystem) never redirects, even when asked
+// to: BlobURL answers "" and the HTTP layer serves the bytes.
+func TestBlobURLIsEmptyWithoutADriverThatMakesURLs(t *testing.T) {
+	for _, redirect := range []bool{false, true} {
+		t.Run(fmt.Sprintf("redirect=%v", redirect), func(t *testing.T) {
+			s, err := NewFilesystem(t.TempDir(), Options{Redirect: redirect})
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc := pushBlob(t, s, "app", []byte("content"))
+			if u, err := s.BlobURL(context.Background(), "app", desc.Digest); u != "" || err != nil {
+				t.Errorf("BlobURL = %q, %v; want \"\", nil", u, err)
+			}
+		})
+	}
+}

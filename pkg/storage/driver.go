@@ -84,3 +84,33 @@ type FileOpener interface {
 type Toucher interface {
 	Touch(ctx context.Context, path string) error
 }
+
+// ConditionalWriter is implemented by drivers that can replace a file only
+// if it is still the version the caller read (compare-and-swap), or create
+// it only if it does not exist: S3's If-Match and If-None-Match. It is for
+// read-modify-write updates by processes that share a bucket and no lock.
+// A link is replaced whole by one PutContent, so concurrent tag pushes need
+// no compare-and-swap: the last write wins and every answer is a complete
+// manifest. Optional; found by type assertion. Versions are opaque strings
+// (S3 ETags).
+type ConditionalWriter interface {
+	// GetContentVersion returns a small file's content and version.
+	GetContentVersion(ctx context.Context, path string) (content []byte, version string, err error)
+	// PutContentIfMatch replaces path if its version is still version,
+	// and returns the new version.
+	PutContentIfMatch(ctx context.Context, path string, content []byte, version string) (string, error)
+	// PutContentIfNoneMatch creates path if it does not exist, and returns
+	// its version.
+	PutContentIfNoneMatch(ctx context.Context, path string, content []byte) (string, error)
+}
+
+// ErrPreconditionFailed is wrapped by ConditionalWriter writes that lost:
+// the file changed since it was read, or exists when it should not.
+var ErrPreconditionFailed = errors.New("storage: precondition failed")
+
+// URLer is implemented by drivers that can hand out a URL from which a
+// client reads a file directly, such as a presigned S3 GET. Optional; the
+// Store uses it for blob redirects only when Options.Redirect is set.
+type URLer interface {
+	URLFor(ctx context.Context, path string) (string, error)
+}

@@ -67,6 +67,10 @@ type Options struct {
 	UploadPurgeAge time.Duration
 	// Logger receives warnings about damaged content; nil discards them.
 	Logger *slog.Logger
+	// Redirect lets BlobURL hand out the driver's URLs (see URLer), so
+	// clients download blobs from the storage instead of through the
+	// registry.
+	Redirect bool
 }
 
 // Store is the registry's storage. It is safe for concurrent use by many

@@ -2,32 +2,24 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
-// ConditionalWriter is implemented by drivers that can replace a file only
-// if it is still the version the caller read (compare-and-swap), or create
-// it only if it does not exist. With it, a read-modify-write of a tag or
-// link cannot silently lose a concurrent update from another process: the
-// loser gets ErrPreconditionFailed and re-reads. Optional; found by type
-// assertion. Versions are opaque strings (S3 ETags here).
-type ConditionalWriter interface {
-	// GetContentVersion returns a small file's content and version.
-	GetContentVersion(ctx context.Context, path string) (content []byte, version string, err error)
-	// PutContentIfMatch replaces path if its version is still version,
-	// and returns the new version.
-	PutContentIfMatch(ctx context.Context, path string, content []byte, version string) (string, error)
-	// PutContentIfNoneMatch creates path if it does not exist, and returns
-	// its version.
-	PutContentIfNoneMatch(ctx context.Context, path string, content []byte) (string, error)
-}
+// ConditionalWriter is storage.ConditionalWriter: replace a file only if
+// it is still the version the caller read (compare-and-swap), or create it
+// only if it does not exist. With it, a read-modify-write of a tag or link
+// cannot silently lose a concurrent update from another process: the loser
+// gets ErrPreconditionFailed and re-reads. Versions are S3 ETags here.
+type ConditionalWriter = storage.ConditionalWriter
 
 // ErrPreconditionFailed is wrapped by conditional writes that lost: the
-// file changed since it was read, or exists when it should not.
-var ErrPreconditionFailed = errors.New("storage: precondition failed")
+// file changed since it was read, or exists when it should not. It is
+// storage.ErrPreconditionFailed, which the Store looks for.
+var ErrPreconditionFailed = storage.ErrPreconditionFailed
 
 // GetContentVersion returns p's content and ETag.
 func (d *Driver) GetContentVersion(ctx context.Context, p string) ([]byte, string, error) {

@@ -53,6 +53,7 @@ var (
 	_ storage.Driver    = (*Driver)(nil)
 	_ storage.Toucher   = (*Driver)(nil)
 	_ ConditionalWriter = (*Driver)(nil)
+	_ storage.URLer     = (*Driver)(nil)
 )
 
 // New validates cfg and returns a driver. It does not contact the server:
