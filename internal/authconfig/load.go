@@ -16,11 +16,14 @@ import (
 func Load(path string) (*Config, error) {
 	c := &Config{}
 	doc, err := yamlconf.Load(path, c)
-	if err != nil {
+	if doc == nil {
 		return nil, err
 	}
 	c.File = path
 	v := &validator{doc: doc, c: c}
+	// Unknown keys and type errors first, then everything validation finds
+	// in what did decode: every problem of the file in one report.
+	errors.As(err, &v.ps)
 	v.unsupported()
 	v.server()
 	v.token()

@@ -1,6 +1,7 @@
 package regconfig
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -61,19 +62,30 @@ func Load(path string, environ []string) (*Config, error) {
 		name, data = path, b
 	}
 	c, err := decode(name, data)
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
-	if ps := c.applyEnv(environ); len(ps) > 0 {
-		return nil, ps
+	// Problems of the file, of the environment and of validation, all in
+	// one report.
+	var ps yamlconf.Problems
+	if err != nil && !errors.As(err, &ps) {
+		return nil, err
 	}
+	ps = append(ps, c.applyEnv(environ)...)
 	c.HTTP.Headers = canonicalHeaders(c.HTTP.Headers)
 	if c.Compatibility.Schema1.Enabled {
 		c.Warnings = append(c.Warnings, "compatibility.schema1.enabled: schema1 manifests are not supported; pushes of them are refused with MANIFEST_INVALID")
 	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		var vps yamlconf.Problems
+		if !errors.As(err, &vps) {
+			return nil, err
+		}
+		ps = append(ps, vps...)
+	}
+	if len(ps) > 0 {
+		return nil, ps
 	}
 	c.Warnings = append(c.Warnings, c.storageWarnings()...)
 	return c, nil
@@ -84,7 +96,7 @@ func decode(name string, data []byte) (*Config, error) {
 	c := &Config{}
 	prefill(reflect.ValueOf(&c.Storage))
 	doc, err := yamlconf.Decode(name, data, c)
-	if err != nil {
+	if doc == nil {
 		return nil, suggestMisplaced(err)
 	}
 	c.doc = doc
@@ -95,6 +107,11 @@ func decode(name string, data []byte) (*Config, error) {
 	c.HTTP.Headers = canonicalHeaders(c.HTTP.Headers)
 	if c.HTTP.Headers == nil {
 		c.HTTP.Headers = http.Header{"X-Content-Type-Options": {"nosniff"}}
+	}
+	if err != nil {
+		// Decoded what it could: Load validates the rest too and reports
+		// every problem at once.
+		return c, suggestMisplaced(err)
 	}
 	return c, nil
 }

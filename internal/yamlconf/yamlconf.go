@@ -71,7 +71,8 @@ type Doc struct {
 	root *yaml.Node
 }
 
-// Load reads path and decodes it strictly into out (a pointer to a struct).
+// Load reads path and decodes it strictly into out (a pointer to a struct),
+// as Decode does.
 func Load(path string, out any) (*Doc, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -83,6 +84,10 @@ func Load(path string, out any) (*Doc, error) {
 // Decode decodes data strictly into out. name is used in problems. Unknown
 // keys, duplicate keys and type mismatches are all reported, not just the
 // first one.
+//
+// When the YAML itself parsed, the returned Doc is non-nil even if there are
+// problems, and out holds everything that did decode: callers validate it
+// too and report all problems of the file at once, not in rounds.
 func Decode(name string, data []byte, out any) (*Doc, error) {
 	doc := &Doc{File: name}
 	var root yaml.Node
@@ -99,10 +104,7 @@ func Decode(name string, data []byte, out any) (*Doc, error) {
 	if err := doc.root.Decode(out); err != nil {
 		ps = append(ps, decodeProblems(name, err)...)
 	}
-	if len(ps) > 0 {
-		return nil, ps
-	}
-	return doc, nil
+	return doc, ps.Err()
 }
 
 // Problemf returns a Problem for the field at path (see [Doc.Line]).

@@ -39,7 +39,11 @@ acl:
 port: notanumber
 `
 	var c config
-	_, err := Decode("auth.yml", []byte(src), &c)
+	doc, err := Decode("auth.yml", []byte(src), &c)
+	// What did decode is kept, so callers validate it in the same pass.
+	if doc == nil || c.Server.Addr != ":5001" || len(c.ACL) != 2 || c.ACL[1].Match.Account != "reader" {
+		t.Fatalf("decoded doc=%v config=%+v; want the parts that decoded", doc, c)
+	}
 	var ps Problems
 	if !errors.As(err, &ps) {
 		t.Fatalf("want Problems, got %v", err)
