@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/internal/testkit"
 	"github.com/wharf-registry/wharf/pkg/manifest"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
@@ -24,25 +24,7 @@ type testRegistry struct {
 	srv   *Server
 	store *storage.Store
 	root  string
-	logs  *syncBuffer
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  *testkit.SyncBuffer
 }
 
 // newRegistry starts a registry with the registry:2 image defaults, deletes
@@ -63,7 +45,7 @@ func newRegistry(t *testing.T, edit func(*regconfig.Config)) *testRegistry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{} // safe for the server's goroutines
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := New(cfg, store, logger)
 	if err != nil {

@@ -1,15 +1,12 @@
 package hardening
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"hash"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // The registry binary is built once, on first use, into binDir.
@@ -50,11 +49,7 @@ func registryBinary(t *testing.T) string {
 		if binDir, buildErr = os.MkdirTemp("", "wharf-hardening-bin-"); buildErr != nil {
 			return
 		}
-		build := exec.Command("go", "build", "-o", filepath.Join(binDir, "registry"), "./cmd/registry")
-		build.Dir = filepath.Join("..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/registry: %v\n%s", err, out)
-		}
+		buildErr = testkit.Build(binDir, "./cmd/registry")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -62,97 +57,45 @@ func registryBinary(t *testing.T) string {
 	return filepath.Join(binDir, "registry")
 }
 
-// lockedBuffer collects a process's output from both of its pipes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // process is a running registry binary.
 type process struct {
+	*testkit.Process
 	URL    string // http://127.0.0.1:PORT
 	config string // path of its config file
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
 }
 
 // startBinary runs `registry serve` over the storage root with deletes
 // enabled and extra appended to the config, and waits until /healthz
-// answers (200 or, on a full disk, 503).
+// answers (200 or, on a full disk, 503). It is killed with SIGKILL when the
+// test ends.
 func startBinary(t *testing.T, root, extra string) *process {
 	t.Helper()
 	bin := registryBinary(t)
-	dir := t.TempDir()
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
-		cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %q\n  delete:\n    enabled: true\nhttp:\n  addr: \"127.0.0.1:%d\"\n%s",
-			root, port, extra)
-		path := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		p := &process{URL: fmt.Sprintf("http://127.0.0.1:%d", port), config: path, out: &lockedBuffer{}, exited: make(chan struct{})}
-		p.cmd = exec.Command(bin, "serve", path)
-		p.cmd.Env = []string{}
-		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			_ = p.cmd.Wait()
-			close(p.exited)
-		}()
-		t.Cleanup(p.kill)
-		err := p.waitUp()
-		if err == nil {
-			return p
-		}
-		p.kill()
-		if attempt < 5 && strings.Contains(p.out.String(), "address already in use") {
-			continue
-		}
-		t.Fatalf("registry did not come up: %v\n%s", err, p.out.String())
-	}
-}
-
-// waitUp polls /healthz until the server answers it. The deadline only
-// guards against a hang.
-func (p *process) waitUp() error {
-	client := &http.Client{Timeout: 5 * time.Second}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("exited: %v", p.cmd.ProcessState)
-		default:
-		}
-		if resp, err := client.Get(p.URL + "/healthz"); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-	}
-	return fmt.Errorf("no answer from %s/healthz", p.URL)
+	path := filepath.Join(t.TempDir(), "config.yml")
+	kp := testkit.Start(t, testkit.Spec{
+		Name: "registry", Bin: bin,
+		Args: func(port int) []string {
+			cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %q\n  delete:\n    enabled: true\nhttp:\n  addr: \"127.0.0.1:%d\"\n%s",
+				root, port, extra)
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"serve", path}
+		},
+		HealthHost: "127.0.0.1",
+		AnyStatus:  true,
+		Dir:        ".", // the test's own directory, as a plain exec would
+		StopSignal: syscall.SIGKILL,
+		FailTail:   1 << 20, // all of it
+	})
+	return &process{Process: kp, URL: fmt.Sprintf("http://127.0.0.1:%d", kp.Port()), config: path}
 }
 
 // kill sends SIGKILL, as a crash or the OOM killer would, and waits until
 // the process is gone.
 func (p *process) kill() {
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	}
-	<-p.exited
+	_ = p.Kill()
+	<-p.Exited()
 }
 
 // waitForLog waits until the process has logged a line containing one of
@@ -160,27 +103,15 @@ func (p *process) kill() {
 func (p *process) waitForLog(t *testing.T, subs ...string) string {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		out := p.out.String()
+		out := p.Output()
 		for _, s := range subs {
 			if strings.Contains(out, s) {
 				return s
 			}
 		}
 	}
-	t.Fatalf("the registry never logged any of %q:\n%s", subs, p.out.String())
+	t.Fatalf("the registry never logged any of %q:\n%s", subs, p.Output())
 	return ""
-}
-
-// freePort asks the kernel for a free loopback port; startBinary retries
-// if another process takes it first.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // fsck runs `registry fsck` on the process's config and fails the test

@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // registry2Store writes files in registry:2's filesystem layout by hand, the
@@ -41,13 +43,13 @@ func (s registry2Store) v2(parts ...string) string {
 func (s registry2Store) blob(content []byte) string {
 	sum := sha256.Sum256(content)
 	hexSum := hex.EncodeToString(sum[:])
-	writeFile(s.t, s.v2("blobs", "sha256", hexSum[:2], hexSum), "data", content)
+	testkit.WriteFile(s.t, s.v2("blobs", "sha256", hexSum[:2], hexSum), "data", content)
 	return "sha256:" + hexSum
 }
 
 // link writes a link file holding digest, as registry:2 does (no newline).
 func (s registry2Store) link(digest string, path ...string) {
-	writeFile(s.t, s.v2(path...), "link", []byte(digest))
+	testkit.WriteFile(s.t, s.v2(path...), "link", []byte(digest))
 }
 
 // layer links a blob into a repository.

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // seedTestUserLine is the line seed 002 §5.2 shows `htpasswd -Bbn testuser
@@ -30,7 +32,7 @@ func TestSeed003HtpasswdDeploymentWorksUnchanged(t *testing.T) {
 	}
 	zhang := account{"zhang", "westos"} // seed 003's second user, appended with >>
 	authDir := t.TempDir()
-	writeFile(t, authDir, "htpasswd", []byte(seedTestUserLine+"\n"+htpasswdLine(t, zhang.name, zhang.password)+"\n"))
+	testkit.WriteFile(t, authDir, "htpasswd", []byte(seedTestUserLine+"\n"+htpasswdLine(t, zhang.name, zhang.password)+"\n"))
 	data := t.TempDir()
 	// Seed 003, as docker passes them: `-e "REGISTRY_AUTH=htpasswd"` etc.
 	seedEnv := []string{
@@ -130,9 +132,9 @@ func TestSeed004CORSHeadersFromEnvironment(t *testing.T) {
 	certs, authDir, data := t.TempDir(), t.TempDir(), t.TempDir()
 	key := newKey(t, p256)
 	cert := selfSigned(t, key, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
-	writeFile(t, certs, "docker.pem", certPEM(cert))
-	writeFile(t, certs, "docker.key", keyPEM(t, key, false))
-	writeFile(t, authDir, "htpasswd", []byte(seedTestUserLine+"\n"))
+	testkit.WriteFile(t, certs, "docker.pem", certPEM(cert))
+	testkit.WriteFile(t, certs, "docker.key", keyPEM(t, key, false))
+	testkit.WriteFile(t, authDir, "htpasswd", []byte(seedTestUserLine+"\n"))
 	// Verbatim from seed 004, typos and all: the misspelled header name and
 	// the stray Access-Control-Max-Age variable (not REGISTRY_*) must not
 	// stop the registry.

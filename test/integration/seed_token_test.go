@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // The accounts of seed 002 §7.3: its auth_config.yml holds the hashes that
@@ -41,8 +43,8 @@ func TestSeed002TokenDeploymentWorksUnchanged(t *testing.T) {
 	ssl := t.TempDir()
 	key := newKey(t, rsa2048)
 	cert := selfSigned(t, key, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
-	writeFile(t, ssl, "server.pem", certPEM(cert))
-	writeFile(t, ssl, "server.key", keyPEM(t, key, true))
+	testkit.WriteFile(t, ssl, "server.pem", certPEM(cert))
+	testkit.WriteFile(t, ssl, "server.key", keyPEM(t, key, true))
 	roots := clientTLS(cert)
 
 	configDir := t.TempDir()
@@ -55,7 +57,7 @@ func TestSeed002TokenDeploymentWorksUnchanged(t *testing.T) {
 				`"/ssl/server.pem"`, strconv.Quote(filepath.Join(ssl, "server.pem")),
 				`"/ssl/server.key"`, strconv.Quote(filepath.Join(ssl, "server.key")))
 			// The compose file's `command: /config/auth_config.yml`.
-			return []string{writeFile(t, configDir, "auth_config.yml", []byte(cfg))}
+			return []string{testkit.WriteFile(t, configDir, "auth_config.yml", []byte(cfg))}
 		},
 		env: noEnv,
 		tls: roots,

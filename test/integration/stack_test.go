@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // The issuer and service the generated configs agree on.
@@ -67,11 +69,11 @@ func startTokenStack(t *testing.T, kind keyKind, kidFormat string) *tokenStack {
 	dir := t.TempDir()
 	ca := newAuthority(t)
 	signer := newKey(t, kind)
-	caFile := writeFile(t, dir, "ca.pem", certPEM(ca.cert))
+	caFile := testkit.WriteFile(t, dir, "ca.pem", certPEM(ca.cert))
 	// The certificate file carries the chain, leaf first, as most PKI tools
 	// write it; the registry must still anchor on its own bundle.
-	certFile := writeFile(t, dir, "token.pem", certPEM(ca.issueSigning(t, signer.Public()), ca.cert))
-	keyFile := writeFile(t, dir, "token.key", keyPEM(t, signer, false))
+	certFile := testkit.WriteFile(t, dir, "token.pem", certPEM(ca.issueSigning(t, signer.Public()), ca.cert))
+	keyFile := testkit.WriteFile(t, dir, "token.key", keyPEM(t, signer, false))
 	authYAML := func(port int) []byte {
 		return fmt.Appendf(nil, authConfigYAML, port, testIssuer, certFile, keyFile, kidFormat, testService,
 			admin.name, hash(t, admin.password), puller.name, hash(t, puller.password), admin.name, puller.name)
@@ -80,7 +82,7 @@ func startTokenStack(t *testing.T, kind keyKind, kidFormat string) *tokenStack {
 		name: "auth",
 		bin:  authBin,
 		args: func(port int) []string {
-			return []string{"serve", writeFile(t, dir, "auth_config.yml", authYAML(port))}
+			return []string{"serve", testkit.WriteFile(t, dir, "auth_config.yml", authYAML(port))}
 		},
 		env: noEnv,
 	})
@@ -121,7 +123,7 @@ storage:
 http:
   addr: "127.0.0.1:%d"
 %s`, root, port, authYAML)
-			return []string{"serve", writeFile(t, dir, "config.yml", []byte(cfg))}
+			return []string{"serve", testkit.WriteFile(t, dir, "config.yml", []byte(cfg))}
 		},
 		env: noEnv,
 	})

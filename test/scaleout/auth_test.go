@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 const (
@@ -73,8 +75,8 @@ func startAuthPair(t *testing.T) *authPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := writeFile(t, dir, "token.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	keyFile := writeFile(t, dir, "token.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	cert := testkit.WriteFile(t, dir, "token.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	keyFile := testkit.WriteFile(t, dir, "token.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,7 @@ func startAuthPair(t *testing.T) *authPair {
 		return start(t, spec{
 			name: name, bin: authBin, env: []string{},
 			args: func(port int) []string {
-				return []string{"serve", writeFile(t, dir, name+".yml", fmt.Appendf(nil, cfg, port))}
+				return []string{"serve", testkit.WriteFile(t, dir, name+".yml", fmt.Appendf(nil, cfg, port))}
 			},
 		})
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // cluster is several registry processes on one bucket and root directory,
@@ -72,11 +74,11 @@ func startCluster(t testing.TB, s *s3Server, o clusterOptions) *cluster {
 	if o.replicas == 0 {
 		o.replicas = 3
 	}
-	c := &cluster{s3: s, root: "/" + uniqueRoot(t), endpoint: s.endpoint}
+	c := &cluster{s3: s, root: "/" + uniqueRoot(t), endpoint: s.Endpoint}
 	if o.redirect {
 		// Presigned URLs name the endpoint as configured, and
 		// go-containerregistry refuses redirects to private IP literals.
-		c.endpoint = strings.Replace(s.endpoint, "127.0.0.1", "localhost", 1)
+		c.endpoint = strings.Replace(s.Endpoint, "127.0.0.1", "localhost", 1)
 	}
 	dir := t.TempDir()
 	home := t.TempDir() // no ~/.aws of the developer's
@@ -96,7 +98,7 @@ func startCluster(t testing.TB, s *s3Server, o clusterOptions) *cluster {
 				name: fmt.Sprintf("registry-%d", i), bin: registryBin, env: env,
 				args: func(port int) []string {
 					cfg := fmt.Sprintf(registryYAML, creds, c.endpoint, s3Bucket, c.root, !o.redirect, port, o.authYAML)
-					writeFile(t, dir, fmt.Sprintf("registry-%d.yml", i), []byte(cfg))
+					testkit.WriteFile(t, dir, fmt.Sprintf("registry-%d.yml", i), []byte(cfg))
 					return []string{"serve", path}
 				},
 			}
@@ -137,19 +139,12 @@ func startCluster(t testing.TB, s *s3Server, o clusterOptions) *cluster {
 // REGISTRY_HTTP_ADDR, as in a container without a config file.
 func startWithAddrEnv(t testing.TB, sp spec) *process {
 	t.Helper()
-	env := sp.env
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
-		sp.env = append(append([]string{}, env...), "REGISTRY_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
-		p, err := launch(t, sp, port)
-		if err == nil {
-			return p
-		}
-		if attempt < 5 && strings.Contains(p.out.String(), "address already in use") {
-			continue
-		}
-		t.Fatalf("%s did not become healthy: %v\n%s", sp.name, err, tail(p.out.String(), 40))
+	ks := sp.kit()
+	ks.Env = func(port int) []string {
+		return append(append([]string{}, sp.env...), "REGISTRY_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
 	}
+	ks.FailTail = 40
+	return wrap(testkit.Start(t, ks))
 }
 
 // authEnv turns an auth section written for a config file into

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // throughputSize is the blob each benchmark iteration moves, as large as
@@ -25,9 +27,9 @@ const throughputSize = 128 << 20
 //
 //	go test -run '^$' -bench . -benchtime 1x ./test/scaleout/
 func BenchmarkThroughputThroughTheProxy(b *testing.B) {
-	for _, spec := range s3Specs {
-		b.Run(spec.name, func(b *testing.B) {
-			s := needS3(b, spec.name)
+	for _, spec := range testkit.S3Kinds {
+		b.Run(spec.Name, func(b *testing.B) {
+			s := needS3(b, spec.Name)
 			c := startCluster(b, s, clusterOptions{})
 			base, repo := c.proxy.URL(), "bench/blob"
 			seed := uint64(0)

@@ -12,6 +12,7 @@ import (
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/wharf-registry/wharf/internal/testkit"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
@@ -28,8 +29,8 @@ func BenchmarkThroughput(b *testing.B) {
 	io.Copy(h, stream())
 	blobDigest := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
 
-	for _, spec := range serverSpecs {
-		s := running[spec.name]
+	for _, spec := range testkit.S3Kinds {
+		s := running[spec.Name]
 		if s == nil {
 			continue
 		}
@@ -42,7 +43,7 @@ func BenchmarkThroughput(b *testing.B) {
 		n := 0
 		path := func(name string) string { n++; return fmt.Sprintf("/bench/%s-%d", name, n) }
 
-		b.Run(spec.name+"/sdk-put-object", func(b *testing.B) {
+		b.Run(spec.Name+"/sdk-put-object", func(b *testing.B) {
 			b.SetBytes(size)
 			whole := bytes.Repeat(block, size/len(block))
 			b.ResetTimer()
@@ -53,7 +54,7 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 			}
 		})
-		b.Run(spec.name+"/sdk-get-object", func(b *testing.B) {
+		b.Run(spec.Name+"/sdk-get-object", func(b *testing.B) {
 			b.SetBytes(size)
 			for range b.N {
 				out, err := raw.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(testBucket), Key: key(fmt.Sprintf("/bench/sdk-%d", n))})
@@ -65,7 +66,7 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 		})
 		var written string
-		b.Run(spec.name+"/driver-writer", func(b *testing.B) {
+		b.Run(spec.Name+"/driver-writer", func(b *testing.B) {
 			b.SetBytes(size)
 			for range b.N {
 				written = path("writer")
@@ -81,7 +82,7 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 			}
 		})
-		b.Run(spec.name+"/driver-move", func(b *testing.B) {
+		b.Run(spec.Name+"/driver-move", func(b *testing.B) {
 			b.SetBytes(size)
 			for range b.N {
 				dst := path("moved")
@@ -91,7 +92,7 @@ func BenchmarkThroughput(b *testing.B) {
 				written = dst
 			}
 		})
-		b.Run(spec.name+"/driver-reader", func(b *testing.B) {
+		b.Run(spec.Name+"/driver-reader", func(b *testing.B) {
 			b.SetBytes(size)
 			for range b.N {
 				rc, err := d.Reader(ctx, written, 0)
@@ -103,7 +104,7 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 		})
 		st := storage.New(d, storage.Options{})
-		b.Run(spec.name+"/store-push", func(b *testing.B) {
+		b.Run(spec.Name+"/store-push", func(b *testing.B) {
 			b.SetBytes(size)
 			for range b.N {
 				if _, err := st.PutBlob(ctx, "bench", blobDigest, stream(), size); err != nil {
@@ -111,7 +112,7 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 			}
 		})
-		b.Run(spec.name+"/store-pull", func(b *testing.B) {
+		b.Run(spec.Name+"/store-pull", func(b *testing.B) {
 			b.SetBytes(size)
 			for range b.N {
 				rc, _, err := st.OpenBlob(ctx, "bench", blobDigest)
