@@ -34,7 +34,6 @@ var (
 var (
 	// From the distribution spec, "Pulling manifests".
 	repositoryRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE        = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 	// The generic digest grammar of the OCI image spec; used only to tell a
 	// digest of an unknown algorithm apart from garbage.
 	digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
@@ -47,8 +46,19 @@ func ValidRepository(name string) bool {
 }
 
 // ValidTag reports whether tag matches [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
+// It is a loop rather than a regular expression because tag listings call
+// it for every tag of a repository on every page.
 func ValidTag(tag string) bool {
-	return tagRE.MatchString(tag)
+	if len(tag) == 0 || len(tag) > MaxTagLength || tag[0] == '.' || tag[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsDigest reports whether a manifest reference is meant as a digest rather

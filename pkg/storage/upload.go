@@ -220,6 +220,16 @@ func (s *Store) hashUploadData(ctx context.Context, repo, id string, h hash.Hash
 	return nil
 }
 
+// scratchPutter is implemented by drivers that can write a whole file
+// without making it durable (no fsync). A hash state needs no durability:
+// the data it describes was synced first, and a state lost or torn by a
+// crash is found missing or unreadable by sha256State, which then rehashes
+// the data. Skipping its two syncs makes a push in 8 MiB chunks about 5 %
+// faster (make bench, row 1b).
+type scratchPutter interface {
+	putScratch(p string, content []byte) error
+}
+
 // saveHashState stores the state for offset to and drops the one for from:
 // only the latest is ever needed.
 func (s *Store) saveHashState(ctx context.Context, repo, id string, h hash.Hash, from, to int64) error {
@@ -227,7 +237,13 @@ func (s *Store) saveHashState(ctx context.Context, repo, id string, h hash.Hash,
 	if err != nil {
 		return err
 	}
-	if err := s.d.PutContent(ctx, uploadHashStatePath(repo, id, digest.SHA256, to), b); err != nil {
+	p := uploadHashStatePath(repo, id, digest.SHA256, to)
+	if sp, ok := s.d.(scratchPutter); ok {
+		err = sp.putScratch(p, b)
+	} else {
+		err = s.d.PutContent(ctx, p, b)
+	}
+	if err != nil {
 		return err
 	}
 	if from > 0 {

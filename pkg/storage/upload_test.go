@@ -33,11 +33,13 @@ func TestChunkedUploadResumesThroughAnotherStore(t *testing.T) {
 		dropStates bool // hash states lost (crash)
 		foreign    bool // hash states in another format (a session left by registry:2)
 		sha512     bool
+		torn       bool // hash states cut short (a crash: they are written without fsync)
 	}{
-		{"saved hash state", false, false, false},
-		{"hash state rebuilt from data", true, false, false},
-		{"hash state of another format", false, true, false},
-		{"sha512 digest", false, false, true},
+		{"saved hash state", false, false, false, false},
+		{"hash state rebuilt from data", true, false, false, false},
+		{"hash state of another format", false, true, false, false},
+		{"sha512 digest", false, false, true, false},
+		{"hash state torn", false, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +80,10 @@ func TestChunkedUploadResumesThroughAnotherStore(t *testing.T) {
 				}
 				if tt.foreign {
 					os.WriteFile(state, []byte("\x00\x01not a Go sha256 state"), 0o644)
+				}
+				if tt.torn {
+					b, _ := os.ReadFile(state)
+					os.WriteFile(state, b[:len(b)/2], 0o644)
 				}
 			}
 			want := sha256Of(content)
