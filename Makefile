@@ -53,6 +53,13 @@ hardening: ## test/hardening with its slow parts (login timing, many kill -9 rou
 		$(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) "$${t%%:*}"; \
 	done
 
+# Extra flags for `make bench`, e.g. BENCH_FLAGS='-rows 1,2 -reps 3'.
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: build ## Measure both programs beside same-run limits, print the table, write BENCHMARKS.md (~5 min; never fails on a number)
+	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md $(BENCH_FLAGS)
+
 e2e: ## The docker journey against docker-compose (needs a Docker engine; fails if none)
 	@scripts/require-docker.sh
 	$(MAKE) --no-print-directory images
