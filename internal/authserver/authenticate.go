@@ -32,11 +32,11 @@ var (
 //  2. A client IP or account with too many recent failures gets 429 before
 //     bcrypt runs, so brute force costs the attacker, not the server.
 //  3. bcrypt, at most NumCPU at a time. An unknown user is compared against
-//     a dummy hash of one of the users' costs (see dummyFor), so it takes as
+//     a decoy hash of one of the users' costs (internal/decoy), so it takes as
 //     long as a wrong password and answers the same.
 func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, password string, ip netip.Addr) (identity, error) {
 	u := snap.users[name]
-	hash := snap.dummyFor(name)
+	hash := snap.decoys.For(name)
 	if u != nil {
 		hash = u.hash
 	}
@@ -61,7 +61,7 @@ func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, passwo
 	})
 	<-s.bcrypt
 
-	// The dummy's password is random and unknown, so ok is false for an
+	// The decoy's password is random and unknown, so ok is false for an
 	// unknown user anyway; the explicit check costs nothing and reads true.
 	// A failure keeps the throttle tokens spent.
 	switch {

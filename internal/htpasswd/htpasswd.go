@@ -1,8 +1,8 @@
 // Package htpasswd checks Basic credentials against an htpasswd file of
 // bcrypt entries, as `htpasswd -B` writes them and registry:2 reads them.
 //
-// An unknown user costs the same bcrypt comparison as a wrong password, so
-// response times do not tell which user names exist. The file is re-read
+// An unknown user costs a bcrypt comparison at one of the users' own costs
+// (internal/decoy), so response times do not tell which user names exist. The file is re-read
 // when it changes, without a restart.
 package htpasswd
 
@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wharf-registry/wharf/internal/credcache"
+	"github.com/wharf-registry/wharf/internal/decoy"
 )
 
 // reloadEvery bounds how often the file is stat'ed: at most once a second,
@@ -34,13 +35,13 @@ type File struct {
 
 	mu        sync.Mutex
 	entries   map[string][]byte // user -> bcrypt hash
-	dummy     []byte            // hash compared for unknown users
+	decoys    *decoy.Set        // hashes compared for unknown users
 	info      os.FileInfo       // of the version loaded
 	checkedAt time.Time
 
-	// onDummy, when set (by tests), is called each time an unknown user is
-	// compared against the dummy hash.
-	onDummy func()
+	// onDecoy, when set (by tests), is called each time an unknown user is
+	// compared against a decoy hash.
+	onDecoy func()
 }
 
 // Load reads the htpasswd file at path. Errors name the file and line.
@@ -73,13 +74,13 @@ func (f *File) Authenticate(user, password string) bool {
 	f.reloadIfChanged()
 	f.mu.Lock()
 	hash, ok := f.entries[user]
-	dummy, onDummy := f.dummy, f.onDummy
+	decoys, onDecoy := f.decoys, f.onDecoy
 	f.mu.Unlock()
 	if !ok {
-		if onDummy != nil {
-			onDummy()
+		if onDecoy != nil {
+			onDecoy()
 		}
-		_ = bcrypt.CompareHashAndPassword(dummy, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(decoys.For(user), []byte(password))
 		return false
 	}
 	return f.cache.Check(user, password, hash, func() bool {
@@ -133,12 +134,16 @@ func (f *File) load(info os.FileInfo) error {
 	if err != nil {
 		return err
 	}
-	dummy, err := dummyHash(entries)
+	hashes := make([][]byte, 0, len(entries))
+	for _, h := range entries {
+		hashes = append(hashes, h)
+	}
+	decoys, err := decoy.New(hashes)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
-	f.entries, f.dummy, f.info = entries, dummy, info
+	f.entries, f.decoys, f.info = entries, decoys, info
 	f.mu.Unlock()
 	f.cache.Purge()
 	return nil
@@ -180,19 +185,4 @@ func isBcrypt(hash string) bool {
 	}
 	_, err := bcrypt.Cost([]byte(hash))
 	return err == nil && len(hash) == 60
-}
-
-// dummyHash returns a hash of a random password at the highest cost found
-// in entries, so comparing against it takes as long as a real comparison.
-func dummyHash(entries map[string][]byte) ([]byte, error) {
-	cost := bcrypt.DefaultCost
-	if len(entries) > 0 {
-		cost = bcrypt.MinCost
-		for _, h := range entries {
-			if c, err := bcrypt.Cost(h); err == nil && c > cost {
-				cost = c
-			}
-		}
-	}
-	return bcrypt.GenerateFromPassword([]byte(fmt.Sprintf("dummy-%d", time.Now().UnixNano())), cost)
 }

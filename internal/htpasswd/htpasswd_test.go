@@ -96,24 +96,24 @@ func TestAuthenticateChecksEveryBcryptVariant(t *testing.T) {
 	}
 }
 
-func TestUnknownUsersPayForADummyComparison(t *testing.T) {
+func TestUnknownUsersPayForADecoyComparison(t *testing.T) {
 	f, _, _ := load(t, "alice:"+hash(t, "a-pass", "$2y$", bcrypt.MinCost+1)+"\n")
-	var dummies atomic.Int32
-	f.onDummy = func() { dummies.Add(1) }
+	var decoys atomic.Int32
+	f.onDecoy = func() { decoys.Add(1) }
 
 	f.Authenticate("alice", "wrong")
 	f.Authenticate("alice", "a-pass")
-	if n := dummies.Load(); n != 0 {
-		t.Fatalf("known user compared against the dummy %d times", n)
+	if n := decoys.Load(); n != 0 {
+		t.Fatalf("known user compared against a decoy %d times", n)
 	}
 	f.Authenticate("mallory", "x")
 	f.Authenticate("mallory", "x")
-	if n := dummies.Load(); n != 2 {
-		t.Fatalf("unknown user: %d dummy comparisons, want one per attempt (2)", n)
+	if n := decoys.Load(); n != 2 {
+		t.Fatalf("unknown user: %d decoy comparisons, want one per attempt (2)", n)
 	}
-	cost, err := bcrypt.Cost(f.dummy)
+	cost, err := bcrypt.Cost(f.decoys.For("mallory"))
 	if err != nil || cost != bcrypt.MinCost+1 {
-		t.Errorf("dummy cost = %d (%v), want the entries' cost %d", cost, err, bcrypt.MinCost+1)
+		t.Errorf("decoy cost = %d (%v), want the entries' cost %d", cost, err, bcrypt.MinCost+1)
 	}
 }
 

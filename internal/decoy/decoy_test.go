@@ -1,4 +1,4 @@
-package authserver
+package decoy
 
 import (
 	"bytes"
@@ -9,10 +9,25 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// TestUnknownNamesGetTheUsersCostsInProportion: an unknown name is
-// compared with a dummy of one of the users' bcrypt costs, always the same
-// for that name, and across names the costs come in the proportions the
-// users have them, so no cost marks a name as unknown.
+// hashes returns users' hashes: n of each cost.
+func hashes(t *testing.T, perCost map[int]int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for c, n := range perCost {
+		h, err := bcrypt.GenerateFromPassword([]byte("pw"), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// An unknown name is compared with a decoy of one of the users' bcrypt
+// costs, always the same for that name, and across names the costs come in
+// the proportions the users have them, so no cost marks a name as unknown.
 func TestUnknownNamesGetTheUsersCostsInProportion(t *testing.T) {
 	tests := []struct {
 		costs map[int]int // users per cost
@@ -25,17 +40,16 @@ func TestUnknownNamesGetTheUsersCostsInProportion(t *testing.T) {
 	const names = 3000
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.costs), func(t *testing.T) {
-			ds, err := newDummies(tt.costs)
+			s, err := New(append(hashes(t, tt.costs), []byte("not a bcrypt hash")))
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap := &snapshot{dummies: ds}
 			got := map[int]int{}
 			for i := range names {
 				name := fmt.Sprintf("user%d", i)
-				h := snap.dummyFor(name)
-				if !bytes.Equal(h, snap.dummyFor(name)) {
-					t.Fatalf("%s got two different dummies", name)
+				h := s.For(name)
+				if !bytes.Equal(h, s.For(name)) {
+					t.Fatalf("%s got two different decoys", name)
 				}
 				c, err := bcrypt.Cost(h)
 				if err != nil {
@@ -53,5 +67,17 @@ func TestUnknownNamesGetTheUsersCostsInProportion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestNoPasswordOpensADecoy(t *testing.T) {
+	s, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"", "pw", "dummy", "password"} {
+		if bcrypt.CompareHashAndPassword(s.For("nobody"), []byte(pw)) == nil {
+			t.Errorf("password %q opens the decoy", pw)
+		}
 	}
 }
