@@ -1,6 +1,7 @@
 package regserver
 
 import (
+	"io"
 	"net/http"
 	"time"
 
@@ -69,8 +70,48 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer f.Close()
 	setBlobHeaders(w, desc)
-	http.ServeContent(w, r, "", time.Time{}, f)
+	g := &rangeGuard{ResponseWriter: w}
+	http.ServeContent(g, r, "", time.Time{}, f)
+	if g.unsatisfiable {
+		return errorf(http.StatusRequestedRangeNotSatisfiable, codeSizeInvalid,
+			"requested range not satisfiable: the blob has %d bytes", desc.Size).
+			withHeader("Content-Range", "bytes */"+itoa64(desc.Size))
+	}
 	return nil
+}
+
+// rangeGuard keeps http.ServeContent's plain-text 416 from reaching the
+// client, so a Range the blob cannot satisfy gets an OCI JSON error like
+// every other bad input. Everything else passes through, ReadFrom included,
+// so the body still goes out by sendfile.
+type rangeGuard struct {
+	http.ResponseWriter
+	unsatisfiable bool
+}
+
+// WriteHeader withholds a 416; getBlob renders it.
+func (g *rangeGuard) WriteHeader(code int) {
+	if code == http.StatusRequestedRangeNotSatisfiable {
+		g.unsatisfiable = true
+		return
+	}
+	g.ResponseWriter.WriteHeader(code)
+}
+
+// Write drops the body of a withheld 416.
+func (g *rangeGuard) Write(p []byte) (int, error) {
+	if g.unsatisfiable {
+		return len(p), nil
+	}
+	return g.ResponseWriter.Write(p)
+}
+
+// ReadFrom hands the file to the underlying writer (sendfile).
+func (g *rangeGuard) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := g.ResponseWriter.(io.ReaderFrom); ok && !g.unsatisfiable {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{g}, src)
 }
 
 // deleteBlob unlinks a blob from the repository; garbage collection frees

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -171,6 +172,19 @@ func TestBlobRangeRequests(t *testing.T) {
 			}
 			if tt.status == 206 && string(body) != tt.body {
 				t.Errorf("body %q, want %q", body, tt.body)
+			}
+			// An unsatisfiable range is bad input like any other: an OCI
+			// JSON error, and Content-Range saying how long the blob is.
+			if tt.status == 416 {
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+					t.Errorf("416 Content-Type %q, want application/json", ct)
+				}
+				if cr := resp.Header.Get("Content-Range"); cr != "bytes */20" {
+					t.Errorf("416 Content-Range %q, want bytes */20", cr)
+				}
+				if !strings.Contains(string(body), `"code":"SIZE_INVALID"`) {
+					t.Errorf("416 body %s lacks an OCI error code", body)
+				}
 			}
 		})
 	}
