@@ -111,6 +111,19 @@ func (d *FilesystemDriver) GetContent(_ context.Context, p string) ([]byte, erro
 // renames it over p and syncs the directory, so a crash leaves either the
 // old or the new content and never a partial file under p.
 func (d *FilesystemDriver) PutContent(_ context.Context, p string, content []byte) error {
+	return d.put(p, content, true)
+}
+
+// putScratch is PutContent without the syncs (see scratchPutter): readers
+// still see the old content or the whole new one, never a partial file,
+// but a crash may lose the new content or leave the file empty.
+func (d *FilesystemDriver) putScratch(p string, content []byte) error {
+	return d.put(p, content, false)
+}
+
+// put replaces p through a temporary file and a rename; durable adds the
+// file and directory syncs that make the result survive a crash.
+func (d *FilesystemDriver) put(p string, content []byte, durable bool) error {
 	fp, err := d.full(p)
 	if err != nil {
 		return err
@@ -133,8 +146,10 @@ func (d *FilesystemDriver) PutContent(_ context.Context, p string, content []byt
 		if err := f.Chmod(0o644); err != nil {
 			return err
 		}
-		if err := f.Sync(); err != nil {
-			return err
+		if durable {
+			if err := f.Sync(); err != nil {
+				return err
+			}
 		}
 		return f.Close()
 	}()
@@ -145,40 +160,10 @@ func (d *FilesystemDriver) PutContent(_ context.Context, p string, content []byt
 		os.Remove(tmp)
 		return wrap(p, err)
 	}
+	if !durable {
+		return nil
+	}
 	return wrap(p, syncDir(dir))
-}
-
-// putScratch is PutContent without the syncs (see scratchPutter): readers
-// still see the old content or the whole new one, never a partial file,
-// but a crash may lose the new content or leave the file empty.
-func (d *FilesystemDriver) putScratch(p string, content []byte) error {
-	fp, err := d.full(p)
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(fp)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return wrap(p, err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(fp)+"-*")
-	if err != nil {
-		return wrap(p, err)
-	}
-	_, err = f.Write(content)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), fp)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return wrap(p, err)
-	}
-	return nil
 }
 
 // syncDir makes a rename or creation in dir durable.
