@@ -64,7 +64,7 @@ func parseFlags() (config, error) {
 	var rows string
 	flag.StringVar(&c.bin, "bin", "bin", "directory holding the built auth and registry")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "Markdown file to write the results into (\"\" for none)")
-	flag.StringVar(&rows, "rows", "1,2,3,4,5,6,7,8,9,10,11", "rows to run")
+	flag.StringVar(&rows, "rows", "1,2,3,4,5,6,7,8,9,10,11,12", "rows to run (12: S3 storage, issue 7)")
 	flag.StringVar(&c.perfDir, "perf", "", "record perf(1) profiles of the servers per row into this directory")
 	flag.StringVar(&c.tmp, "tmp", "", "parent of the scratch directory (default $TMPDIR); the disk measured")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory (logs, stores)")
@@ -154,6 +154,7 @@ var rowList = []row{
 	{"9", (*bench).rowParallelPulls},
 	{"10", (*bench).rowGC},
 	{"11", (*bench).rowDocker},
+	{"12", (*bench).rowS3},
 }
 
 func run() int {
@@ -196,6 +197,10 @@ func run() int {
 	m := describeMachine(filepath.Dir(b.dir))
 	fmt.Println()
 	writeTable(os.Stdout, b.results)
+	if len(inSection(b.results, s3Section)) > 0 {
+		fmt.Println()
+		writeS3Table(os.Stdout, b.results)
+	}
 	fmt.Printf("\n%s; %d cores, %s, %s; %.0f s in all\n", summary(b.results), m.cpus, m.cpuModel, m.goVer, total.Seconds())
 	if cfg.out != "" {
 		if err := writeMarkdown(cfg.out, b, m, total); err != nil {

@@ -15,15 +15,16 @@ import (
 type verdict int
 
 const (
-	info    verdict = iota // no target of its own (a part of a row judged elsewhere)
-	met                    // target met
-	notMet                 // target not met
-	skipped                // not measured on this machine or in this run
-	failed                 // the measurement itself failed
+	info     verdict = iota // no target of its own (a part of a row judged elsewhere)
+	met                     // target met
+	notMet                  // target not met
+	skipped                 // not measured on this machine or in this run
+	failed                  // the measurement itself failed
+	reported                // measured with no target to judge it by (row 12)
 )
 
 func (v verdict) String() string {
-	return [...]string{"", "met", "NOT MET", "skipped", "FAILED"}[v]
+	return [...]string{"", "met", "NOT MET", "skipped", "FAILED", "reported"}[v]
 }
 
 // result is one line of the table.
@@ -36,6 +37,8 @@ type result struct {
 	target  string
 	verdict verdict
 	note    string // method details and caveats, printed below the table
+	section string // "" for the main table, s3Section for the S3 one
+	compare string // S3 table: the filesystem figure of the same run
 }
 
 // judge returns met when ok, else notMet.
@@ -99,14 +102,39 @@ func describeMachine(dir string) machine {
 
 var fsNames = map[int64]string{0xef53: "ext4", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x01021994: "tmpfs", 0x794c7630: "overlayfs"}
 
-// writeTable renders results as a Markdown table.
+// writeTable renders the main table's results as a Markdown table.
 func writeTable(w io.Writer, results []result) {
 	fmt.Fprintln(w, "| # | what | figure | limit (same run) | ratio | target | met? |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
-	for _, r := range results {
+	for _, r := range inSection(results, "") {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
 			r.row, cell(r.what), cell(r.figure), cell(r.limit), cell(r.ratio), cell(r.target), r.verdict)
 	}
+}
+
+// writeS3Table renders row 12 as its own table, the filesystem figure of
+// the same run beside each; it writes nothing when row 12 did not run.
+func writeS3Table(w io.Writer, results []result) {
+	rs := inSection(results, s3Section)
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "| # | what | figure | limit: the S3 server's own single stream (same run) | ratio | filesystem (same run) | status |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
+			r.row, cell(r.what), cell(r.figure), cell(r.limit), cell(r.ratio), cell(r.compare), r.verdict)
+	}
+}
+
+func inSection(results []result, section string) []result {
+	var rs []result
+	for _, r := range results {
+		if r.section == section {
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 func cell(s string) string {
@@ -131,7 +159,11 @@ func summary(results []result) string {
 	for _, r := range results {
 		counts[r.verdict]++
 	}
-	return fmt.Sprintf("%d met, %d not met, %d skipped, %d failed", counts[met], counts[notMet], counts[skipped], counts[failed])
+	s := fmt.Sprintf("%d met, %d not met, %d skipped, %d failed", counts[met], counts[notMet], counts[skipped], counts[failed])
+	if counts[reported] > 0 {
+		s += fmt.Sprintf(", %d reported", counts[reported])
+	}
+	return s
 }
 
 // writeMarkdown writes BENCHMARKS.md: the table, the notes, the method and
@@ -144,6 +176,11 @@ func writeMarkdown(file string, b *bench, m machine, total time.Duration) error 
 	fmt.Fprintf(&w, "**%s** (%.0f s in all).\n\n", summary(b.results), total.Seconds())
 	writeTable(&w, b.results)
 	fmt.Fprintf(&w, "\nMB/s is 10^6 bytes per second; MiB is 2^20 bytes. Each figure sits beside a limit measured in the same run, minutes apart at most: absolute figures drift on a shared machine, the ratios much less.\n\n")
+	if len(inSection(b.results, s3Section)) > 0 {
+		fmt.Fprintf(&w, "## S3 storage\n\nRow 12 (issue 7): blob push and pull with S3 storage on each real S3 server, beside the server's own single-stream PutObject / GetObject and the filesystem figures of this run. Issue 7 sets no target; the figures are reported, and the notes on row 12 say what each measures.\n\n")
+		writeS3Table(&w, b.results)
+		fmt.Fprintln(&w)
+	}
 	fmt.Fprintf(&w, "## Notes per row\n\n")
 	writeNotes(&w, b.results)
 	fmt.Fprintf(&w, "\n## Method\n\n")

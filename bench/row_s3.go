@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// s3Section marks the results of row 12: they go into their own table,
+// since issue 7 sets them no target.
+const s3Section = "s3"
+
+// s3Servers are the servers the S3 benchmarks run on, in the order of the
+// tests' testkit.S3Kinds, with the variable that points the tests at each
+// binary.
+var s3Servers = []struct{ name, env string }{
+	{"versitygw", "WHARF_VERSITYGW"},
+	{"minio", "WHARF_MINIO"},
+}
+
+// s3Bench is one `go test -bench` command of row 12.
+type s3Bench struct {
+	pkg, pattern string
+}
+
+var (
+	s3StoreBench = s3Bench{"./pkg/storage/s3/", "^BenchmarkThroughput$"}
+	s3ProxyBench = s3Bench{"./test/scaleout/", "^BenchmarkThroughputThroughTheProxy$"}
+)
+
+// s3Figure is one line of benchmark output.
+type s3Figure struct {
+	mbps float64
+	mib  int64 // the bytes moved per operation (b.SetBytes), in MiB
+}
+
+// rowS3 is row 12 (issue 7): blob push and pull on S3 storage, beside the
+// server's own single-stream PutObject and GetObject and the filesystem
+// rows 1 and 2 of the same run. The figures come from the repository's Go
+// benchmarks, run here with `go test` from the module root: the S3 servers
+// are started by their TestMain, and the driver is only reachable from Go.
+// A machine without the servers skips the row; it never fails for that.
+func (b *bench) rowS3() ([]result, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	env, found := s3Environ(root)
+	if len(found) == 0 {
+		return []result{{row: "12", section: s3Section, what: "blob push and pull on S3 storage",
+			verdict: skipped, figure: "skipped: no S3 servers (scripts/s3-servers.sh install)"}}, nil
+	}
+	figs := map[string]s3Figure{}
+	var notes []string
+	var failures []result
+	for _, sb := range []s3Bench{s3StoreBench, s3ProxyBench} {
+		t := time.Now()
+		out, err := b.goBench(root, env, sb)
+		for k, v := range parseBench(out) {
+			figs[k] = v
+		}
+		notes = append(notes, fmt.Sprintf("%s %.0f s", sb.pkg, time.Since(t).Seconds()))
+		if err != nil {
+			// Reported in the S3 table; what the other command measured
+			// still counts.
+			failures = append(failures, result{row: "12", section: s3Section, what: "go test -bench " + sb.pattern + " " + sb.pkg,
+				figure: "benchmark failed", verdict: failed,
+				note: fmt.Sprintf("%v; the output ends: %s (whole output in the scratch directory with -keep)", err, lastLines(out, 5))})
+		}
+	}
+	var res []result
+	id := 'a'
+	for _, s := range s3Servers {
+		rows := b.s3Rows(s.name, figs, &id)
+		if len(rows) == 0 {
+			why := "not installed"
+			if found[s.name] {
+				why = "no figures in the benchmark output"
+			}
+			res = append(res, result{row: "12", section: s3Section, what: s.name, figure: "skipped: " + why, verdict: skipped})
+			continue
+		}
+		rows[0].note = b.s3Note(s.name, figs)
+		res = append(res, rows...)
+	}
+	if len(res) > 0 {
+		res[0].note = s3MethodNote(notes) + " " + res[0].note
+	}
+	return append(res, failures...), nil
+}
+
+// s3Rows makes the table lines of one server: each push and pull through
+// our code beside the server's own single stream in the same direction.
+func (b *bench) s3Rows(server string, figs map[string]s3Figure, id *rune) []result {
+	put, okPut := figs["BenchmarkThroughput/"+server+"/sdk-put-object"]
+	get, okGet := figs["BenchmarkThroughput/"+server+"/sdk-get-object"]
+	lines := []struct {
+		key, what, fsRow string
+		limit            s3Figure
+		limitOK          bool
+		limitName        string
+	}{
+		{"BenchmarkThroughput/" + server + "/store-push", "push, %d MiB, Store.PutBlob on the S3 driver (one process)", "1a", put, okPut, "PutObject"},
+		{"BenchmarkThroughputThroughTheProxy/" + server + "/push-monolithic", "push, %d MiB in one POST, 3 registries behind a round-robin proxy", "1a", put, okPut, "PutObject"},
+		{"BenchmarkThroughputThroughTheProxy/" + server + "/push-chunked-32MiB", "push, %d MiB in 32 MiB PATCHes across 3 registries behind the proxy", "1b", put, okPut, "PutObject"},
+		{"BenchmarkThroughput/" + server + "/store-pull", "pull, %d MiB, Store.OpenBlob on the S3 driver (one process)", "2a", get, okGet, "GetObject"},
+		{"BenchmarkThroughputThroughTheProxy/" + server + "/pull", "pull, %d MiB GET through the proxy, 3 registries", "2a", get, okGet, "GetObject"},
+	}
+	var res []result
+	for _, l := range lines {
+		f, ok := figs[l.key]
+		if !ok {
+			continue
+		}
+		r := result{
+			row: fmt.Sprintf("12%c", *id), section: s3Section,
+			what:    server + ": " + fmt.Sprintf(l.what, f.mib),
+			figure:  fmt.Sprintf("%.0f MB/s", f.mbps),
+			compare: b.fsFigure(l.fsRow),
+			verdict: reported,
+		}
+		if l.limitOK {
+			r.limit = fmt.Sprintf("%.0f MB/s, %s of %d MiB (SDK, one stream)", l.limit.mbps, l.limitName, l.limit.mib)
+			r.ratio = pct(f.mbps / l.limit.mbps)
+		}
+		res = append(res, r)
+		*id++
+	}
+	return res
+}
+
+// s3Note is the per-server note: the driver's own figures, which explain
+// where the time of a push or pull goes.
+func (b *bench) s3Note(server string, figs map[string]s3Figure) string {
+	get := func(op string) string {
+		if f, ok := figs["BenchmarkThroughput/"+server+"/"+op]; ok {
+			return fmt.Sprintf("%.0f", f.mbps)
+		}
+		return "—"
+	}
+	return fmt.Sprintf("%s: the S3 driver alone moved a blob at %s MB/s writing (multipart upload, 10 MiB parts), %s MB/s moving it into place (server-side copy) and %s MB/s reading.",
+		server, get("driver-writer"), get("driver-move"), get("driver-reader"))
+}
+
+// s3MethodNote says what each figure of row 12 measures.
+func s3MethodNote(timings []string) string {
+	return "S3 storage (issue 7; no target, reported only). Figures from `go test -run '^$' -bench BenchmarkThroughput -benchtime 1x ./pkg/storage/s3/` and `... -bench BenchmarkThroughputThroughTheProxy ./test/scaleout/`, one run each (" +
+		strings.Join(timings, ", ") + "), each S3 server started by the tests on 127.0.0.1 with its data under the scratch directory's parent. " +
+		"Limit: the server's own single stream, one PutObject / GetObject of the whole blob with the AWS SDK from the benchmark process. " +
+		"Store.PutBlob / Store.OpenBlob: our storage layer over the S3 driver inside the benchmark process, no HTTP in front (push = upload through the driver, digest check and commit; pull = stream the blob). " +
+		"Through the proxy: three `registry serve` processes (built by the test) on one bucket, auth off, 5 MiB S3 parts, redirect disabled (pulls stream through the registry), behind a round-robin Go reverse proxy, so a chunked push lands each PATCH on the next process; the client sends new random content each time and the pull checks the digest. " +
+		"The proxy rows' limit is that of the first command, taken just before with its own blob size. Filesystem: rows 1a/1b/2a of this run (token auth, one registry process, page cache evicted after pushes, pull from page cache)."
+}
+
+// fsFigure is the filesystem figure of row id in this run, for comparison.
+func (b *bench) fsFigure(id string) string {
+	for _, r := range b.results {
+		if r.row == id {
+			fig, _, _ := strings.Cut(r.figure, ",")
+			return fmt.Sprintf("%s (row %s)", fig, id)
+		}
+	}
+	return "row " + id + " not run"
+}
+
+// goBench runs one benchmark command from the module root and returns its
+// output; the output also goes to a log in the scratch directory.
+func (b *bench) goBench(root string, env []string, sb s3Bench) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", sb.pattern, "-benchtime", "1x", "-timeout", "8m", sb.pkg)
+	cmd.Dir = root
+	// The servers' data goes next to the scratch directory: the disk the
+	// filesystem rows measured.
+	cmd.Env = append(append(os.Environ(), env...), "TMPDIR="+filepath.Dir(b.dir))
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	fmt.Fprintf(b.log, "  go test -bench %s %s\n", sb.pattern, sb.pkg)
+	err := cmd.Run()
+	name := "s3-bench-" + strings.ReplaceAll(strings.Trim(sb.pkg, "./"), "/", "-") + ".log"
+	_ = os.WriteFile(filepath.Join(b.dir, name), out.Bytes(), 0o644)
+	return out.Bytes(), err
+}
+
+// A result line of `go test -bench` with b.SetBytes is the name (with a
+// -GOMAXPROCS suffix), the iterations, ns/op and MB/s. The name is printed
+// before the benchmark runs and the figures after, so anything the
+// benchmark prints in between splits the line: the figures then belong to
+// the last name seen.
+var (
+	benchName    = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?(?:\s|$)`)
+	benchFigures = regexp.MustCompile(`\s(\d+)\s+(\d+(?:\.\d+)?) ns/op\s+(\d+(?:\.\d+)?) MB/s`)
+)
+
+// parseBench returns the MB/s figures of a benchmark output by name
+// ("BenchmarkThroughput/minio/store-push").
+func parseBench(out []byte) map[string]s3Figure {
+	figs := map[string]s3Figure{}
+	name := ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if m := benchName.FindStringSubmatch(line); m != nil {
+			name = m[1]
+		}
+		m := benchFigures.FindStringSubmatch(line)
+		if m == nil || name == "" {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[2], 64)
+		rate, _ := strconv.ParseFloat(m[3], 64)
+		// The size is not printed; MB/s × seconds per op gives it back.
+		bytesPerOp := rate * 1e6 * ns / 1e9
+		figs[name] = s3Figure{mbps: rate, mib: int64(bytesPerOp/(1<<20) + 0.5)}
+		name = ""
+	}
+	return figs
+}
+
+// s3Environ returns the WHARF_VERSITYGW / WHARF_MINIO settings that
+// `scripts/s3-servers.sh paths` prints, keeping those whose binary exists,
+// and which servers the tests will find (those, a variable already set, or
+// PATH; the script already covers $(go env GOPATH)/bin).
+func s3Environ(root string) (env []string, found map[string]bool) {
+	found = map[string]bool{}
+	script := filepath.Join(root, "scripts", "s3-servers.sh")
+	if out, err := exec.Command(script, "paths").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if !ok || !isFile(v) {
+				continue
+			}
+			for _, s := range s3Servers {
+				if s.env == k && os.Getenv(k) == "" {
+					env = append(env, line)
+					found[s.name] = true
+				}
+			}
+		}
+	}
+	for _, s := range s3Servers {
+		if p := os.Getenv(s.env); p != "" && isFile(p) {
+			found[s.name] = true
+		} else if _, err := exec.LookPath(s.name); err == nil && p == "" {
+			found[s.name] = true
+		}
+	}
+	return env, found
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+// moduleRoot is the directory of the main module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %v", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the wharf module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// lastLines returns the last n lines of out, for an error note.
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " / ")
+}
