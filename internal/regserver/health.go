@@ -32,7 +32,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // the reads that still work and the deletes that would free space.
 func (s *Server) watchHealth(ctx context.Context, interval time.Duration, threshold int) {
 	failures := 0
-	every(ctx, interval, false, func(ctx context.Context) { failures = s.checkHealth(ctx, failures, threshold) })
+	every(ctx, interval, interval, func(ctx context.Context) { failures = s.checkHealth(ctx, failures, threshold) })
 }
 
 // checkHealth runs one storage check and returns the new count of

@@ -2,6 +2,7 @@ package regserver
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -16,12 +17,16 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if up := m.UploadPurging; up.On() && !s.readOnly {
 		wg.Go(func() {
-			every(ctx, up.Interval.Duration, true, func(ctx context.Context) { s.purgeUploads(ctx, up.Age.Duration, up.DryRun) })
+			// Not at start-up: the purge walks every repository, and
+			// replicas sharing a bucket would all walk it at once. As
+			// registry:2 does, the first run waits a random delay.
+			first := rand.N(max(min(up.Interval.Duration, time.Hour), 1))
+			every(ctx, first, up.Interval.Duration, func(ctx context.Context) { s.purgeUploads(ctx, up.Age.Duration, up.DryRun) })
 		})
 	}
 	if gc := m.GC; gc.Enabled {
 		wg.Go(func() {
-			every(ctx, gc.Interval.Duration, false, func(ctx context.Context) {
+			every(ctx, gc.Interval.Duration, gc.Interval.Duration, func(ctx context.Context) {
 				s.CollectGarbage(ctx, storage.GCOptions{DeleteUntagged: gc.DeleteUntagged, GracePeriod: gc.GracePeriod.Duration})
 			})
 		})
@@ -68,13 +73,10 @@ func (s *Server) purgeUploads(ctx context.Context, age time.Duration, dryRun boo
 	}
 }
 
-// every calls fn each interval until ctx is done, first at once when now
-// is true. Runs never overlap: a slow run delays the next.
-func every(ctx context.Context, interval time.Duration, now bool, fn func(context.Context)) {
-	if now {
-		fn(ctx)
-	}
-	t := time.NewTicker(interval)
+// every calls fn after first, then each interval, until ctx is done. Runs
+// never overlap: a slow run delays the next.
+func every(ctx context.Context, first, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
@@ -82,6 +84,7 @@ func every(ctx context.Context, interval time.Duration, now bool, fn func(contex
 			return
 		case <-t.C:
 			fn(ctx)
+			t.Reset(interval)
 		}
 	}
 }

@@ -321,3 +321,26 @@ func TestRunStopsWithItsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Background jobs wait their first delay: the upload purge walks the whole
+// store, so it must not run the moment a registry (or every replica on a
+// shared bucket) starts.
+func TestJobsWaitTheirFirstDelay(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	done := make(chan struct{})
+	go func() {
+		every(ctx, time.Hour, time.Hour, func(context.Context) { calls++ })
+		close(done)
+	}()
+	cancel()
+	<-done
+	if calls != 0 {
+		t.Fatalf("job ran %d times before its first delay", calls)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go every(ctx, 0, time.Hour, func(context.Context) { close(ran); cancel() })
+	<-ran // a zero first delay runs at once
+}
