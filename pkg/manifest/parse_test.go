@@ -219,3 +219,19 @@ func TestStoredManifestsAreReadLeniently(t *testing.T) {
 		})
 	}
 }
+
+// A member set to null counts as absent, as it did when the whole document
+// was decoded: "manifests": null does not make an image an index.
+func TestMediaTypeOfTreatsNullMembersAsAbsent(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"schemaVersion":2,"manifests":null}`:        MediaTypeOCIManifest,
+		`{"schemaVersion":2,"manifests":[]}`:          MediaTypeOCIIndex,
+		`{"fsLayers":[],"signatures":null}`:           MediaTypeDockerSchema1,
+		`{"schemaVersion":2,"mediaType":"x/y","a":1}`: "x/y",
+		`not json`: "",
+	} {
+		if got := MediaTypeOf([]byte(body)); got != want {
+			t.Errorf("MediaTypeOf(%s) = %q, want %q", body, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -43,21 +44,35 @@ func References(body []byte) (Refs, error) {
 // member or, when absent, what its members imply. Schema1 documents, which
 // carry no mediaType, are reported as signed or unsigned schema1.
 func MediaTypeOf(body []byte) string {
-	doc, err := decode(body)
-	if err != nil {
+	// Every GET and HEAD of a manifest asks this, so only the members that
+	// decide it are decoded, and only for their presence: descriptors and
+	// annotations are skipped, not built.
+	var doc struct {
+		SchemaVersion *int            `json:"schemaVersion"`
+		MediaType     string          `json:"mediaType"`
+		Manifests     json.RawMessage `json:"manifests"`
+		FSLayers      json.RawMessage `json:"fsLayers"`
+		Signatures    json.RawMessage `json:"signatures"`
+	}
+	if len(body) > MaxSize || json.Unmarshal(body, &doc) != nil {
 		return ""
 	}
 	switch {
 	case doc.MediaType != "":
 		return doc.MediaType
-	case doc.FSLayers != nil || (doc.SchemaVersion != nil && *doc.SchemaVersion == 1):
-		if doc.Signatures != nil {
+	case present(doc.FSLayers) || (doc.SchemaVersion != nil && *doc.SchemaVersion == 1):
+		if present(doc.Signatures) {
 			return MediaTypeDockerSchema1Sig
 		}
 		return MediaTypeDockerSchema1
-	case doc.Manifests != nil:
+	case present(doc.Manifests):
 		return MediaTypeOCIIndex
 	default:
 		return MediaTypeOCIManifest
 	}
+}
+
+// present reports whether a member was given a value other than null.
+func present(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
 }
