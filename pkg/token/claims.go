@@ -40,11 +40,28 @@ type Claims struct {
 
 // MarshalJSON writes Access as [] rather than null: a "docker login" token
 // grants nothing, and distribution reads a null access list as an error.
+//
+// A single audience is written as a JSON string, as docker_auth writes it:
+// registry:2 (v2.8) decodes "aud" into a Go string and refuses a token whose
+// "aud" is an array as "malformed token". Several audiences stay a list,
+// which RFC 7519 allows and registry:3 reads. (jwt/v5 writes one audience as
+// a list unless its package-wide MarshalSingleStringAsArray is turned off; a
+// method of our own keeps that global untouched.)
 func (c Claims) MarshalJSON() ([]byte, error) {
 	type plain Claims // drops this method, so no recursion
-	p := plain(c)
+	p := struct {
+		plain
+		Audience any `json:"aud,omitempty"` // shadows RegisteredClaims.Audience
+	}{plain: plain(c)}
 	if p.Access == nil {
 		p.Access = []ResourceActions{}
+	}
+	switch len(c.Audience) {
+	case 0:
+	case 1:
+		p.Audience = c.Audience[0]
+	default:
+		p.Audience = []string(c.Audience)
 	}
 	return json.Marshal(p)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
 
@@ -90,6 +91,41 @@ func TestClaimsJSONNeverHasNullLists(t *testing.T) {
 			t.Fatalf("actions changed to %q", actions)
 		}
 	})
+}
+
+// registry:2 v2.8 decodes "aud" into a string and refuses an array; the
+// stock verifier itself is run against our tokens in test/interop.
+func TestOneAudienceIsAStringSeveralAreAList(t *testing.T) {
+	tests := []struct {
+		aud  jwt.ClaimStrings
+		want string // the "aud" member, "" when absent
+	}{
+		{nil, ""},
+		{jwt.ClaimStrings{"Docker registry"}, `"Docker registry"`},
+		{jwt.ClaimStrings{"a", "b"}, `["a","b"]`},
+	}
+	for _, tt := range tests {
+		var c token.Claims
+		c.Audience = tt.aud
+		data, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(data, &members); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(members["aud"]); got != tt.want {
+			t.Errorf("aud %q = %s, want %s", tt.aud, got, tt.want)
+		}
+		var back token.Claims
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(back.Audience, ",") != strings.Join(tt.aud, ",") {
+			t.Errorf("aud %q read back as %q", tt.aud, back.Audience)
+		}
+	}
 }
 
 func TestTokenIDsAreRandom128Bit(t *testing.T) {
