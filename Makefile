@@ -19,7 +19,7 @@ RACE := $(shell command -v "$$(CGO_ENABLED=1 $(GO) env CC)" >/dev/null 2>&1 && e
 GOFMT_CHECK = @out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed (run make fmt):"; echo "$$out"; exit 1; fi
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test hardening e2e certs compose-config images fmt lint clean
+.PHONY: help build run test stock hardening e2e certs compose-config images fmt lint clean
 
 help: ## Show the targets and what they do
 	@echo "usage: make TARGET"
@@ -31,7 +31,10 @@ build: ## Build bin/auth, bin/registry, bin/certgen, bin/healthcheck (static, CG
 run: build ## Run auth on localhost:5001 and the registry on localhost:5000 with the dev configs (Ctrl-C stops)
 	@scripts/run.sh
 
-test: ## go vet, gofmt check, then every Go-only test (with -race when a C compiler exists)
+stock: ## Build the stock registries the compatibility tests run beside ours (Go module proxy; cached)
+	@scripts/stock-registries.sh install
+
+test: stock ## go vet, gofmt check, then every Go-only test (with -race when a C compiler exists)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
 	$(GOFMT_CHECK)
