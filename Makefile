@@ -4,7 +4,7 @@
 
 GO       ?= go
 BIN      := bin
-CMDS     := auth registry certgen healthcheck
+CMDS     := auth registry htpasswd certgen healthcheck
 TAG      ?= dev
 HOST     ?=
 CERTS    := deploy/compose/certs
@@ -25,7 +25,7 @@ help: ## Show the targets and what they do
 	@echo "usage: make TARGET"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build bin/auth, bin/registry, bin/certgen, bin/healthcheck (static, CGO_ENABLED=0)
+build: ## Build bin/auth, bin/registry, bin/htpasswd, bin/certgen, bin/healthcheck (static, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
 
 run: build ## Run auth on localhost:5001 and the registry on localhost:5000 with the dev configs (Ctrl-C stops)

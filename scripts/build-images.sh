@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 tag=${1:-dev}
 ctx=bin/image-context
-for b in auth registry healthcheck; do
+for b in auth registry htpasswd healthcheck; do
 	[[ -x bin/$b ]] || { echo "build-images: bin/$b missing: run make build" >&2; exit 1; }
 done
 
@@ -15,7 +15,7 @@ done
 # context to the daemon, and the repository may hold ./data and keys.
 rm -rf "$ctx"
 mkdir -p "$ctx/empty"
-cp bin/auth bin/registry bin/healthcheck "$ctx/"
+cp bin/auth bin/registry bin/htpasswd bin/healthcheck "$ctx/"
 cp deploy/compose/image/passwd deploy/compose/image/group deploy/compose/image/config.yml "$ctx/"
 cp deploy/compose/Dockerfile.scratch "$ctx/Dockerfile"
 

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/wharf-registry/wharf/internal/atomicfile"
 )
 
 // File modes: private keys are readable by their owner only; certificates
@@ -60,39 +62,10 @@ func savePair(dir string, f pairFiles, p *pair) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, f.key), keyPEM, keyMode); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, f.key), keyPEM, keyMode); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, f.cert), encodeCert(p.cert), certMode)
-}
-
-// writeAtomic writes data to a temporary file beside path with the given
-// mode, syncs it and renames it into place. The temporary file is created
-// with the final mode from the start, so a key is never briefly readable by
-// others.
-func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after a successful rename
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
+	return atomicfile.Write(filepath.Join(dir, f.cert), encodeCert(p.cert), certMode)
 }
 
 // owner is a numeric uid:gid given with --owner.
