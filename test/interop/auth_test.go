@@ -1,0 +1,133 @@
+package interop
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
+)
+
+// The registry settings every token is issued for and verified with.
+const (
+	issuer  = "wharf interop"
+	service = "registry.interop"
+	realm   = "http://localhost:5001/auth"
+)
+
+// Users of the auth config below; the passwords are test values.
+var passwords = map[string]string{"admin": "admin-pass", "reader": "reader-pass"}
+
+// authSetup is one way to run our auth: which key signs, in which kid
+// format, and whether the certificate travels as x5c.
+type authSetup struct {
+	pki       *tokenPKI
+	kidFormat string // token.kid_format: libtrust or jwk-thumbprint
+	x5c       bool   // token.certificate set (the CA-issued leaf)
+}
+
+// startAuth runs the built cmd/auth with a config for s: admin may do
+// everything, reader may pull "app", anonymous requests get nothing.
+func startAuth(t *testing.T, s authSetup) *testkit.Process {
+	t.Helper()
+	hash := func(user string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(passwords[user]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	cert := ""
+	if s.x5c {
+		cert = fmt.Sprintf("  certificate: %q\n", s.pki.leaf)
+	}
+	return testkit.Start(t, testkit.Spec{
+		Name: "auth",
+		Bin:  authBin,
+		Args: func(port int) []string {
+			cfg := fmt.Sprintf(`server:
+  addr: "127.0.0.1:%d"
+token:
+  issuer: %q
+  expiration: 900
+  key: %q
+%s  kid_format: %q
+  services: [%q]
+users:
+  admin: {password: %q}
+  reader: {password: %q}
+  "": {}
+acl:
+  - match: {account: admin}
+    actions: ["*"]
+  - match: {account: reader, type: repository, name: app}
+    actions: ["pull"]
+`, port, issuer, s.pki.key, cert, s.kidFormat, service, hash("admin"), hash("reader"))
+			return []string{testkit.WriteFile(t, t.TempDir(), "auth.yml", []byte(cfg))}
+		},
+	})
+}
+
+// issueToken asks auth for a token the way `docker` does: GET realm with
+// Basic credentials (none when user is ""), service and scopes.
+func issueToken(t *testing.T, auth *testkit.Process, user string, scopes ...string) string {
+	t.Helper()
+	q := url.Values{"service": {service}, "scope": scopes}
+	if len(scopes) == 0 {
+		q = url.Values{"service": {service}, "account": {user}, "client_id": {"docker"}, "offline_token": {"true"}}
+	}
+	req, err := http.NewRequest(http.MethodGet, auth.URL("http")+"/auth?"+q.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, passwords[user])
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	getJSON(t, req, &body)
+	if body.Token == "" {
+		t.Fatalf("%s: no token in the answer", req.URL)
+	}
+	return body.Token
+}
+
+// saveJWKS stores auth's /.well-known/jwks.json in a file, as registry:3's
+// auth.token.jwks option reads a file.
+func saveJWKS(t *testing.T, auth *testkit.Process) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, auth.URL("http")+"/.well-known/jwks.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw json.RawMessage
+	getJSON(t, req, &raw)
+	return testkit.WriteFile(t, t.TempDir(), "jwks.json", raw)
+}
+
+// getJSON sends req, requires a 200 and decodes the JSON body into v.
+func getJSON(t *testing.T, req *http.Request, v any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s %s", req.Method, req.URL, strconv.Itoa(resp.StatusCode), data)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v in %s", req.URL, err, data)
+	}
+}
