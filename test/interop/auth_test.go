@@ -24,12 +24,34 @@ const (
 // Users of the auth config below; the passwords are test values.
 var passwords = map[string]string{"admin": "admin-pass", "reader": "reader-pass"}
 
+// certMode is which certificate, if any, auth's token.certificate names;
+// with one, every token carries it in x5c.
+type certMode string
+
+const (
+	noCert     certMode = "no cert"     // no x5c: the kid alone names the key
+	caIssued   certMode = "CA-issued"   // x5c is the leaf; registries trust the CA
+	selfSigned certMode = "self-signed" // the docker_auth habit: one certificate is both x5c and rootcertbundle
+)
+
 // authSetup is one way to run our auth: which key signs, in which kid
-// format, and whether the certificate travels as x5c.
+// format, with which certificate.
 type authSetup struct {
 	pki       *tokenPKI
 	kidFormat string // token.kid_format: libtrust or jwk-thumbprint
-	x5c       bool   // token.certificate set (the CA-issued leaf)
+	cert      certMode
+}
+
+// x5c reports whether the setup's tokens carry a certificate chain.
+func (s authSetup) x5c() bool { return s.cert != noCert }
+
+// bundle is the rootcertbundle a registry trusting s is given: the CA for
+// CA-issued certificates, else the key's self-signed certificate.
+func (s authSetup) bundle() string {
+	if s.cert == caIssued {
+		return s.pki.ca
+	}
+	return s.pki.self
 }
 
 // startAuth runs the built cmd/auth with a config for s: admin may do
@@ -44,8 +66,11 @@ func startAuth(t *testing.T, s authSetup) *testkit.Process {
 		return string(h)
 	}
 	cert := ""
-	if s.x5c {
+	switch s.cert {
+	case caIssued:
 		cert = fmt.Sprintf("  certificate: %q\n", s.pki.leaf)
+	case selfSigned:
+		cert = fmt.Sprintf("  certificate: %q\n", s.pki.self)
 	}
 	return testkit.Start(t, testkit.Spec{
 		Name: "auth",

@@ -32,9 +32,9 @@ var verifierSetups = []verifierSetup{v2Bundle, v3Bundle, v3JWKS, v3JWKSBundle}
 func expectation(v verifierSetup, s authSetup) (accepted bool, reason string) {
 	const untrustedKid = "token signed by untrusted key with ID"
 	switch {
-	case s.x5c && v == v3JWKS:
+	case s.x5c() && v == v3JWKS:
 		return false, "certificate signed by unknown authority"
-	case s.x5c:
+	case s.x5c():
 		return true, ""
 	case v == v2Bundle && s.kidFormat != "libtrust":
 		return false, untrustedKid
@@ -45,7 +45,8 @@ func expectation(v verifierSetup, s authSetup) (accepted bool, reason string) {
 }
 
 // TestStockVerifiersOnOurTokens issues tokens with the built auth for every
-// key type, kid format and with or without x5c, and feeds each one to each
+// key type, kid format and certificate mode (none, CA-issued, self-signed),
+// and feeds each one to each
 // stock verifier with every probe, checking acceptance and exactly the
 // access granted (partial and empty grants included).
 func TestStockVerifiersOnOurTokens(t *testing.T) {
@@ -59,16 +60,13 @@ func TestStockVerifiersOnOurTokens(t *testing.T) {
 	for _, kt := range keyTypes {
 		pki := newTokenPKI(t, kt)
 		for _, kid := range []string{"libtrust", "jwk-thumbprint"} {
-			for _, x5c := range []bool{false, true} {
-				s := authSetup{pki: pki, kidFormat: kid, x5c: x5c}
-				label := fmt.Sprintf("%s/%s/x5c=%v", kt.name, kid, x5c)
+			for _, cert := range []certMode{noCert, caIssued, selfSigned} {
+				s := authSetup{pki: pki, kidFormat: kid, cert: cert}
+				label := fmt.Sprintf("%s/%s/%s", kt.name, kid, cert)
 				t.Run(label, func(t *testing.T) {
 					auth := startAuth(t, s)
 					jwks := saveJWKS(t, auth)
-					bundle := pki.self
-					if x5c {
-						bundle = pki.ca
-					}
+					bundle := s.bundle()
 					verifiers := map[verifierSetup]stockVerifier{
 						v2Bundle:     newV2(t, bundle),
 						v3Bundle:     newV3(t, string(v3Bundle), bundle, ""),
@@ -112,7 +110,7 @@ func TestStockVerifiersOnOurTokens(t *testing.T) {
 	}
 	sort.Strings(table)
 	t.Logf("%d token x verifier combinations (%d probes each):\n%-36s %s\n%s", combos, len(probes),
-		"key/kid/x5c", joinSetups(), strings.Join(table, "\n"))
+		"key/kid/certificate", joinSetups(), strings.Join(table, "\n"))
 	for _, vs := range verifierSetups {
 		t.Logf("%-28s accepted %3d tokens, refused %3d", vs, counts[vs].accepted, counts[vs].refused)
 	}

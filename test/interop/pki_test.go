@@ -47,15 +47,17 @@ func fullLengthEC(curve elliptic.Curve) (crypto.Signer, error) {
 	}
 }
 
-// tokenPKI is one token signing key and the files around it, in dir:
+// tokenPKI is one token signing key and the files around it (paths in a
+// temp dir):
 //
 //	token.key   the private key (PKCS #8 PEM), auth's token.key
 //	leaf.crt    its certificate, issued by the CA: auth's token.certificate
-//	            when tokens carry x5c
+//	            in the CA-issued mode
 //	ca.crt      the CA: a registry's rootcertbundle for x5c tokens
 //	self.crt    a self-signed certificate of the key: a registry's
 //	            rootcertbundle for tokens without x5c (registry:2 trusts a
-//	            key only through a certificate)
+//	            key only through a certificate), and both token.certificate
+//	            and rootcertbundle in the self-signed mode
 type tokenPKI struct {
 	key, leaf, ca, self string
 }

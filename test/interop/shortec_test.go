@@ -28,12 +28,10 @@ func TestV3ThumbprintOfShortECCoordinate(t *testing.T) {
 	}}
 	pki := newTokenPKI(t, shortX)
 	tc := tokenCases[1] // admin-pull-push
-	for _, x5c := range []bool{false, true} {
-		bundle := pki.self
-		if x5c {
-			bundle = pki.ca
-		}
-		auth := startAuth(t, authSetup{pki: pki, kidFormat: "jwk-thumbprint", x5c: x5c})
+	for _, cert := range []certMode{noCert, caIssued} {
+		s := authSetup{pki: pki, kidFormat: "jwk-thumbprint", cert: cert}
+		bundle, x5c := s.bundle(), s.x5c()
+		auth := startAuth(t, s)
 		raw := issueToken(t, auth, tc.user, tc.scopes...)
 		jwks := saveJWKS(t, auth)
 		bundleOK, reason := x5c, "token signed by untrusted key with ID" // only x5c gets through
