@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -99,29 +100,44 @@ acl:
 	})
 }
 
-// issueToken asks auth for a token the way `docker` does: GET realm with
-// Basic credentials (none when user is ""), service and scopes.
-func issueToken(t *testing.T, auth *testkit.Process, user string, scopes ...string) string {
+// issueToken asks auth for tc's token the way `docker` does (GET realm
+// with Basic credentials, none when anonymous; no scope and
+// offline_token=true for docker login), or, for an oauth2 case, the way
+// containerd does (POST form, grant_type=password).
+func issueToken(t *testing.T, auth *testkit.Process, tc tokenCase) string {
 	t.Helper()
-	q := url.Values{"service": {service}, "scope": scopes}
-	if len(scopes) == 0 {
-		q = url.Values{"service": {service}, "account": {user}, "client_id": {"docker"}, "offline_token": {"true"}}
+	var req *http.Request
+	var err error
+	switch {
+	case tc.oauth2:
+		form := url.Values{"grant_type": {"password"}, "username": {tc.user}, "password": {passwords[tc.user]},
+			"service": {service}, "scope": {strings.Join(tc.scopes, " ")}, "client_id": {"interop"}}
+		req, err = http.NewRequest(http.MethodPost, auth.URL("http")+"/auth", strings.NewReader(form.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	default:
+		q := url.Values{"service": {service}, "scope": tc.scopes}
+		if len(tc.scopes) == 0 {
+			q = url.Values{"service": {service}, "account": {tc.user}, "client_id": {"docker"}, "offline_token": {"true"}}
+		}
+		req, err = http.NewRequest(http.MethodGet, auth.URL("http")+"/auth?"+q.Encode(), nil)
+		if err == nil && tc.user != "" {
+			req.SetBasicAuth(tc.user, passwords[tc.user])
+		}
 	}
-	req, err := http.NewRequest(http.MethodGet, auth.URL("http")+"/auth?"+q.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if user != "" {
-		req.SetBasicAuth(user, passwords[user])
-	}
 	var body struct {
-		Token string `json:"token"`
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
 	}
 	getJSON(t, req, &body)
-	if body.Token == "" {
-		t.Fatalf("%s: no token in the answer", req.URL)
+	if body.AccessToken == "" || (body.Token != "" && body.Token != body.AccessToken) {
+		t.Fatalf("%s %s: token %q, access_token %q: want one JWT in both", req.Method, req.URL, body.Token, body.AccessToken)
 	}
-	return body.Token
+	return body.AccessToken
 }
 
 // saveJWKS stores auth's /.well-known/jwks.json in a file, as registry:3's

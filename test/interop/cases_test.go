@@ -15,6 +15,7 @@ type tokenCase struct {
 	user   string // "" is anonymous
 	scopes []string
 	grant  map[resource][]string
+	oauth2 bool // asked for with the OAuth2 POST form (containerd, buildkit), not GET
 }
 
 // resource is a type and name, as the stock access sets key them.
@@ -39,6 +40,8 @@ var tokenCases = []tokenCase{
 		grant: map[resource][]string{catalog: anything}},
 	{name: "admin-two-scopes", user: "admin", scopes: []string{"repository:app:pull", "repository:private/x:delete"},
 		grant: map[resource][]string{app: {"pull"}, private: {"delete"}}},
+	{name: "reader-oauth2-post", user: "reader", scopes: []string{"repository:app:pull,push"}, oauth2: true,
+		grant: map[resource][]string{app: {"pull"}}},
 }
 
 // item is one (resource, action) pair a request needs.

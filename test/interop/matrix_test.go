@@ -75,7 +75,7 @@ func TestStockVerifiersOnOurTokens(t *testing.T) {
 					}
 					seen := map[verifierSetup]map[bool]int{}
 					for _, tc := range tokenCases {
-						raw := issueToken(t, auth, tc.user, tc.scopes...)
+						raw := issueToken(t, auth, tc)
 						auditTypes(t, raw)
 						for _, vs := range verifierSetups {
 							combos++

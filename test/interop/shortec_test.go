@@ -32,7 +32,7 @@ func TestV3ThumbprintOfShortECCoordinate(t *testing.T) {
 		s := authSetup{pki: pki, kidFormat: "jwk-thumbprint", cert: cert}
 		bundle, x5c := s.bundle(), s.x5c()
 		auth := startAuth(t, s)
-		raw := issueToken(t, auth, tc.user, tc.scopes...)
+		raw := issueToken(t, auth, tc)
 		jwks := saveJWKS(t, auth)
 		bundleOK, reason := x5c, "token signed by untrusted key with ID" // only x5c gets through
 		if got := checkToken(t, newV3(t, string(v3Bundle), bundle, ""), raw, tc, bundleOK, reason); got != bundleOK {
