@@ -34,14 +34,20 @@ run: build ## Run auth on localhost:5001 and the registry on localhost:5000 with
 stock: ## Build the stock registries the compatibility tests run beside ours (Go module proxy; cached)
 	@scripts/stock-registries.sh install
 
+# test/interop is a module of its own (the stock registries' token code and
+# its old pins stay out of our go.mod), so ./... does not reach it.
+INTEROP := test/interop
+
 test: stock ## go vet, gofmt check, then every Go-only test (with -race when a C compiler exists)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	cd $(INTEROP) && $(GO) vet ./...
 	$(GOFMT_CHECK)
 ifeq ($(RACE),)
 	@echo "make test: WARNING: no C compiler found, so -race is OFF (install gcc to enable it)" >&2
 endif
 	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -count=1 -timeout 30m ./...
+	cd $(INTEROP) && CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -count=1 -timeout 10m ./...
 
 # Fuzz targets (package and name) that `make hardening` runs for FUZZTIME each.
 FUZZ_TARGETS := ./pkg/token:FuzzParseScope ./pkg/token:FuzzVerify ./pkg/acl:FuzzMatchPattern \
@@ -84,10 +90,11 @@ images: build ## Build the FROM-scratch images wharf/auth:$(TAG) and wharf/regis
 fmt: ## Format every Go file
 	gofmt -w .
 
-lint: ## gofmt -l and go vet (also the e2e files)
+lint: ## gofmt -l and go vet (also the e2e files and test/interop)
 	$(GOFMT_CHECK)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	cd $(INTEROP) && $(GO) vet ./...
 
 clean: ## Remove bin/ (keeps ./data and ./.dev, which hold your dev registry and keys)
 	rm -rf $(BIN)

@@ -35,11 +35,12 @@ type authenticator interface {
 	authorize(r *http.Request, d decision) (identity, error)
 }
 
-// newAuthenticator builds the access controller the config selects.
-func newAuthenticator(cfg *regconfig.Config, logger *slog.Logger) (authenticator, error) {
+// newAuthenticator builds the access controller the config selects. now
+// is the clock token expiry is checked against (nil: time.Now).
+func newAuthenticator(cfg *regconfig.Config, logger *slog.Logger, now func() time.Time) (authenticator, error) {
 	switch a := cfg.Auth; {
 	case a.Token != nil:
-		return newTokenAuth(a.Token, logger)
+		return newTokenAuth(a.Token, logger, now)
 	case a.Htpasswd != nil:
 		f, err := htpasswd.Load(a.Htpasswd.Path, logger)
 		if err != nil {
@@ -81,8 +82,8 @@ type tokenAuth struct {
 	verifier       *token.Verifier
 }
 
-func newTokenAuth(t *regconfig.TokenAuth, logger *slog.Logger) (*tokenAuth, error) {
-	opts := token.VerifierOptions{Issuer: t.Issuer, Service: t.Service}
+func newTokenAuth(t *regconfig.TokenAuth, logger *slog.Logger, now func() time.Time) (*tokenAuth, error) {
+	opts := token.VerifierOptions{Issuer: t.Issuer, Service: t.Service, Now: now}
 	if t.RootCertBundle != "" {
 		data, err := os.ReadFile(t.RootCertBundle)
 		if err != nil {
@@ -203,6 +204,6 @@ func quote(s string) string {
 // (htpasswd entries, root certificates, a JWKS file), and reports what is
 // wrong with them: what `registry validate` adds to regconfig's checks.
 func CheckAuth(cfg *regconfig.Config) error {
-	_, err := newAuthenticator(cfg, nil)
+	_, err := newAuthenticator(cfg, nil, nil)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -31,6 +32,13 @@ type testRegistry struct {
 // enabled, and whatever edit changes.
 func newRegistry(t *testing.T, edit func(*regconfig.Config)) *testRegistry {
 	t.Helper()
+	return newRegistryAt(t, nil, edit)
+}
+
+// newRegistryAt is newRegistry with the clock bearer tokens are checked
+// against (nil: time.Now).
+func newRegistryAt(t *testing.T, now func() time.Time, edit func(*regconfig.Config)) *testRegistry {
+	t.Helper()
 	cfg, err := regconfig.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +55,7 @@ func newRegistry(t *testing.T, edit func(*regconfig.Config)) *testRegistry {
 	}
 	logs := &testkit.SyncBuffer{} // safe for the server's goroutines
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(cfg, store, logger)
+	srv, err := newServer(cfg, store, logger, now)
 	if err != nil {
 		t.Fatal(err)
 	}

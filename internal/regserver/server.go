@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,13 +54,20 @@ type Server struct {
 
 // New builds a server from cfg over store. logger nil discards logs.
 func New(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger) (*Server, error) {
+	return newServer(cfg, store, logger, nil)
+}
+
+// newServer is New with the clock bearer tokens are checked against (nil:
+// time.Now), so tests can replay tokens recorded from other token servers
+// (docker_auth) with the clock fixed at their iat.
+func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger, now func() time.Time) (*Server, error) {
 	if cfg == nil || store == nil {
 		return nil, errors.New("regserver: config and store are required")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	auth, err := newAuthenticator(cfg, logger)
+	auth, err := newAuthenticator(cfg, logger, now)
 	if err != nil {
 		return nil, err
 	}

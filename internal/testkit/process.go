@@ -38,6 +38,14 @@ func Build(dir string, pkgs ...string) error {
 	if err != nil {
 		return err
 	}
+	return BuildIn(root, dir, pkgs...)
+}
+
+// BuildIn is Build for the module rooted at root. A nested test module
+// (test/interop, which keeps the stock verifiers out of our go.mod) builds
+// the main module's commands with the main module's own go.mod, so the
+// binary is the one we ship, not one built with the test module's pins.
+func BuildIn(root, dir string, pkgs ...string) error {
 	for _, pkg := range pkgs {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(pkg)), pkg)
 		build.Dir = root

@@ -47,12 +47,17 @@ type Claims struct {
 // which RFC 7519 allows and registry:3 reads. (jwt/v5 writes one audience as
 // a list unless its package-wide MarshalSingleStringAsArray is turned off; a
 // method of our own keeps that global untouched.)
+//
+// "sub" is always written, "" for an anonymous token, as docker_auth writes
+// it and as both registry generations' claim sets declare it (jwt/v5 would
+// omit it when empty).
 func (c Claims) MarshalJSON() ([]byte, error) {
 	type plain Claims // drops this method, so no recursion
 	p := struct {
 		plain
-		Audience any `json:"aud,omitempty"` // shadows RegisteredClaims.Audience
-	}{plain: plain(c)}
+		Subject  string `json:"sub"`           // shadows RegisteredClaims.Subject
+		Audience any    `json:"aud,omitempty"` // shadows RegisteredClaims.Audience
+	}{plain: plain(c), Subject: c.Subject}
 	if p.Access == nil {
 		p.Access = []ResourceActions{}
 	}

@@ -128,6 +128,22 @@ func TestOneAudienceIsAStringSeveralAreAList(t *testing.T) {
 	}
 }
 
+// docker_auth writes "sub":"" for anonymous tokens (test/integration's
+// docker_auth replay compares the claims); jwt/v5 alone would drop it.
+func TestAnonymousTokenHasEmptySubject(t *testing.T) {
+	data, err := json.Marshal(token.Claims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := members["sub"]; !ok || string(got) != `""` {
+		t.Errorf("sub = %s (present %v), want \"\"", got, ok)
+	}
+}
+
 func TestTokenIDsAreRandom128Bit(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
