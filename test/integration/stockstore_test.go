@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // The storage directories the stock registries wrote
@@ -62,7 +65,36 @@ func compareOurReferrers(c *checker, base string, s *stockStore) {
 			compareReferrers(c, base, repo, subject, artifactType, want)
 		}
 		compareReferrers(c, base, repo, subject, "application/vnd.wharf.test.none", []stockChild{})
+		discoverReferrers(c, strings.TrimPrefix(base, "http://"), repo, subject, want)
 	}
+}
+
+// discoverReferrers asks as go-containerregistry does, with its tag schema
+// fallback off so that only the referrers API can answer: what oras and
+// cosign users see.
+func discoverReferrers(c *checker, host, repo, subject string, want []stockChild) {
+	c.t.Helper()
+	d, err := v1.NewHash(subject)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	opts := newClient(c.t, account{}, nil).with(remote.WithReferrersTagFallback(false))
+	idx, err := remote.Referrers(digestRef(c.t, host, repo, d), opts...)
+	if err != nil {
+		c.t.Fatalf("go-containerregistry referrers of %s@%s: %v", repo, subject, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	got, wantDigests := []string{}, []string{}
+	for _, desc := range m.Manifests {
+		got = append(got, desc.Digest.String())
+	}
+	for _, ch := range want {
+		wantDigests = append(wantDigests, ch.Digest)
+	}
+	c.equal("referrers of "+repo+"@"+subject+" found by go-containerregistry", got, wantDigests)
 }
 
 // compareReferrers asks for subject's referrers (filtered by artifactType
