@@ -43,7 +43,8 @@ func TestStockStoreWrittenAndCollectedByUsIsServedByStockRegistry3(t *testing.T)
 
 			before := listStore(t, root).blobs()
 			manifests, blobs := collectGarbage(t, root)
-			after := listStore(t, root).blobs()
+			listing := listStore(t, root)
+			after := listing.blobs()
 			c := &checker{t: t}
 			// What GC must remove: the blobs manifest.json lists as
 			// unreachable from every tag, and the image whose only tag we
@@ -61,6 +62,13 @@ func TestStockStoreWrittenAndCollectedByUsIsServedByStockRegistry3(t *testing.T)
 			want := maps.Clone(before)
 			maps.DeleteFunc(want, func(d string, _ bool) bool { return removed[d] })
 			c.equal("blobs after gc", slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(want)))
+			// No link is left naming a blob gc removed (registry:3 would
+			// list a tag or repository whose content is gone).
+			for _, p := range slices.Sorted(maps.Keys(listing.files)) {
+				if l := listing.files[p].Link; l != "" {
+					c.equal("blob data of link "+p, after[l], true)
+				}
+			}
 			c.equal("manifests gc reports deleted", manifests, 1)
 			c.equal("blobs gc reports deleted", blobs, len(removed))
 			t.Logf("%s: %d blobs before gc, %d after; gc deleted %d manifests and %d blobs", fixture, len(before), len(after), manifests, blobs)
