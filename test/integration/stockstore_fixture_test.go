@@ -1,15 +1,11 @@
 package integration
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -137,11 +133,8 @@ func loadStockStore(t *testing.T, fixture string) *stockStore {
 	return &s
 }
 
-// untar unpacks store.tgz into a fresh directory, as `tar -xzf` would
-// (modes and modification times kept: garbage collection reads them), and
-// returns that directory. Only directories and regular files below
-// the recorded top-level entry are accepted: anything else, or a name
-// that would land outside the directory, fails the test.
+// untar unpacks store.tgz into a fresh directory with extractStore and
+// returns that directory.
 func (s *stockStore) untar(t *testing.T) string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.dir, s.Store.File))
@@ -149,66 +142,9 @@ func (s *stockStore) untar(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := t.TempDir()
-	tr := tar.NewReader(gz)
-	type dirTime struct {
-		path string
-		hdr  *tar.Header
-	}
-	var dirs []dirTime
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", s.Store.File, err)
-		}
-		name := strings.TrimSuffix(hdr.Name, "/")
-		if !filepath.IsLocal(name) || strings.Contains(hdr.Name, `\`) ||
-			(name != s.Store.TopLevel && !strings.HasPrefix(name, s.Store.TopLevel+"/")) {
-			t.Fatalf("%s: entry %q lies outside %s/", s.Store.File, hdr.Name, s.Store.TopLevel)
-		}
-		dst := filepath.Join(root, filepath.FromSlash(name))
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			dirs = append(dirs, dirTime{dst, hdr})
-		case tar.TypeReg:
-			// Parents come first in the archive; MkdirAll covers an
-			// archive that omits them.
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(out, tr); err != nil {
-				t.Fatal(err)
-			}
-			if err := out.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chtimes(dst, hdr.ModTime, hdr.ModTime); err != nil {
-				t.Fatal(err)
-			}
-		default:
-			t.Fatalf("%s: entry %q has type %q; a registry store holds only directories and files", s.Store.File, hdr.Name, hdr.Typeflag)
-		}
-	}
-	// Directory times last, deepest first, as tar does: creating entries
-	// inside a directory changes its time.
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := os.Chtimes(dirs[i].path, dirs[i].hdr.ModTime, dirs[i].hdr.ModTime); err != nil {
-			t.Fatal(err)
-		}
+	if err := extractStore(f, s.Store.TopLevel, root); err != nil {
+		t.Fatalf("unpacking %s/%s: %v", s.Fixture, s.Store.File, err)
 	}
 	return root
 }
