@@ -112,7 +112,17 @@ func startRegistryAt(t *testing.T, root, authYAML string) *process {
 		name: "registry",
 		bin:  registryBin,
 		args: func(port int) []string {
-			cfg := fmt.Sprintf(`version: 0.1
+			return []string{"serve", testkit.WriteFile(t, dir, "config.yml", []byte(registryConfig(root, port, authYAML)))}
+		},
+		env: noEnv,
+	})
+}
+
+// registryConfig is a registry:2 config.yml that both our registry and the
+// stock one read: filesystem storage at root, deletes enabled, 127.0.0.1:port,
+// and authYAML as its auth section ("" for none).
+func registryConfig(root string, port int, authYAML string) string {
+	return fmt.Sprintf(`version: 0.1
 log:
   level: info
 storage:
@@ -123,10 +133,6 @@ storage:
 http:
   addr: "127.0.0.1:%d"
 %s`, root, port, authYAML)
-			return []string{"serve", testkit.WriteFile(t, dir, "config.yml", []byte(cfg))}
-		},
-		env: noEnv,
-	})
 }
 
 // noEnv gives a process an empty environment.
