@@ -31,8 +31,9 @@ build: ## Build bin/auth, bin/registry, bin/htpasswd, bin/certgen, bin/healthche
 run: build ## Run auth on localhost:5001 and the registry on localhost:5000 with the dev configs (Ctrl-C stops)
 	@scripts/run.sh
 
-stock: ## Build the stock registries the compatibility tests run beside ours (Go module proxy; cached)
+stock: ## Build the stock registries and the S3 servers the tests run beside ours (Go module proxy; cached)
 	@scripts/stock-registries.sh install
+	@scripts/s3-servers.sh install
 
 # test/interop is a module of its own (the stock registries' token code and
 # its old pins stay out of our go.mod), so ./... does not reach it.

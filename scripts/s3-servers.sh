@@ -13,7 +13,7 @@
 #
 # The tests (go test ./pkg/storage/s3/) start their own servers on loopback
 # and find the binaries through WHARF_VERSITYGW / WHARF_MINIO, PATH or
-# $(go env GOPATH)/bin; without them they skip.
+# $(go env GOPATH)/bin; without them they fail (make test installs them).
 set -euo pipefail
 
 VERSITYGW_MODULE=github.com/versity/versitygw

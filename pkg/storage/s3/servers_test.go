@@ -70,14 +70,14 @@ func (s *server) newDriver(t testing.TB, cfg Config) *Driver {
 	return d
 }
 
-// eachServer runs f as a subtest per server kind; kinds not installed are
-// skipped with the installation hint.
+// eachServer runs f as a subtest per server kind; kinds not installed fail
+// with the installation hint (make test installs them).
 func eachServer(t *testing.T, f func(t *testing.T, s *server)) {
 	for _, kind := range testkit.S3Kinds {
 		t.Run(kind.Name, func(t *testing.T) {
 			s := running[kind.Name]
 			if s == nil {
-				t.Skip(missing[kind.Name])
+				t.Fatal(missing[kind.Name])
 			}
 			f(t, s)
 		})
