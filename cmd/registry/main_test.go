@@ -394,3 +394,34 @@ func TestBinaryServesFromEnvironmentAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("no warning about the unknown variable:\n%s", out.String())
 	}
 }
+
+// The usual mirror recipe for registry:2 (REGISTRY_PROXY_REMOTEURL) asks
+// for a pull-through cache, which this registry is not: it must not start
+// as an ordinary writable registry instead.
+func TestRegistry2FeaturesWeLackStopServe(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		name string
+		env  []string
+		file string
+		want string
+	}{
+		{"mirror variable", []string{"REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"}, "",
+			"environment: REGISTRY_PROXY_REMOTEURL: registry:2's proxy is not supported by this server"},
+		{"notifications in the file", nil, "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + root + "\nnotifications:\n  endpoints:\n    - name: a\n      url: https://hook.example\n",
+			":5: notifications: registry:2's notifications is not supported by this server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"serve"}
+			if tt.file != "" {
+				args = append(args, writeFile(t, t.TempDir(), "config.yml", tt.file))
+			}
+			env := append([]string{"REGISTRY_HTTP_ADDR=127.0.0.1:0", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + root}, tt.env...)
+			code, _, errOut := runCmd(t, env, args...)
+			if code != 1 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, errOut, tt.want)
+			}
+		})
+	}
+}

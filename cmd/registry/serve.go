@@ -25,9 +25,6 @@ import (
 const (
 	readHeaderTimeout = 30 * time.Second
 	idleTimeout       = 5 * time.Minute
-	// drainTimeout is how long shutdown waits for requests in flight (a
-	// big layer still uploading) before closing their connections.
-	drainTimeout = 5 * time.Minute
 )
 
 // serve runs the registry until SIGINT or SIGTERM, then drains.
@@ -110,8 +107,9 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
-		logger.Info("shutting down: finishing requests in flight", "timeout", drainTimeout)
-		sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		drain := cfg.HTTP.DrainTimeout.Duration // http.draintimeout
+		logger.Info("shutting down: finishing requests in flight", "timeout", drain)
+		sctx, cancel := context.WithTimeout(context.Background(), drain)
 		err = httpSrv.Shutdown(sctx)
 		cancel()
 		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) && err == nil {

@@ -143,7 +143,7 @@ func TestStrictLoadingNamesFileLineAndField(t *testing.T) {
 		contains string
 	}{
 		{"typo in a nested key", "storage:\n  filesystem:\n    rootdirectry: /x\n", 3, "storage.filesystem.rootdirectry", `did you mean "rootdirectory"`},
-		{"unknown section", "version: 0.1\nnotifications:\n  endpoints: []\n", 2, "notifications", "unknown field"},
+		{"unknown section", "version: 0.1\nnotification:\n  endpoints: []\n", 2, "notification", "unknown field"},
 		{"key in the wrong section", "http:\n  realm: x\n", 2, "http.realm", "auth.htpasswd.realm or auth.token.realm"},
 		{"wrong type", "storage:\n  delete:\n    enabled: maybe\n", 3, "", "bool"},
 		{"bad duration", "storage:\n  maintenance:\n    uploadpurging:\n      age: forever\n", 4, "storage.maintenance.uploadpurging.age", `invalid duration "forever"`},

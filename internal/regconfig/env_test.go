@@ -325,12 +325,12 @@ log:
 	})
 }
 
-func TestUnknownVariablesWarnButDoNotFail(t *testing.T) {
+func TestServiceLinksAndTheVersionVariableWarnButDoNotFail(t *testing.T) {
 	c, err := Load("", []string{
 		"REGISTRY_PORT=tcp://10.0.0.7:5000",
 		"REGISTRY_PORT_5000_TCP_ADDR=10.0.0.7",
 		"REGISTRY_SERVICE_HOST=10.0.0.7",
-		"REGISTRY_HTTP_DEBUG_ADDR=:5001",
+		"REGISTRY_UI_SERVICE_PORT_HTTP=80", // a Service "registry-ui"
 		"REGISTRY_VERSION=0.2",
 		"PATH=/usr/bin",
 		"registry_http_addr=:1",

@@ -84,6 +84,24 @@ func (v *validator) http() {
 			v.add("http.host", "want an absolute URL such as https://registry.example.com, got %q", h.Host)
 		}
 	}
+	switch strings.ToLower(h.Net) {
+	case "", "tcp":
+	default:
+		v.add("http.net", "registry:2's http.net %q is not supported by this server (TCP only)", h.Net)
+	}
+	if h.DrainTimeout.invalid != "" || h.DrainTimeout.Duration < 0 {
+		v.positive("http.draintimeout", h.DrainTimeout)
+	}
+	if d := h.Debug; d.Addr != "" {
+		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
+			v.add("http.debug.addr", "want host:port or :port, got %q", d.Addr)
+		} else if d.Addr == h.Addr {
+			v.add("http.debug.addr", "must differ from http.addr: the debug listener is for operators, not for the public port")
+		}
+	}
+	if p := h.Debug.Prometheus.Path; p != "" && !strings.HasPrefix(p, "/") {
+		v.add("http.debug.prometheus.path", "must start with /, got %q", p)
+	}
 	if h.Prefix != "" && !strings.HasPrefix(h.Prefix, "/") {
 		v.add("http.prefix", "must start with /, got %q", h.Prefix)
 	}
