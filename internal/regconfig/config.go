@@ -185,9 +185,13 @@ type TokenAuth struct {
 	Service          string `yaml:"service"`
 	Issuer           string `yaml:"issuer"`
 	RootCertBundle   string `yaml:"rootcertbundle"`
-	JWKS             string `yaml:"jwks"` // a file or an http(s) URL
+	JWKS             string `yaml:"jwks"` // a file or an https URL (http only with JWKSInsecureHTTP)
 	AutoRedirect     bool   `yaml:"autoredirect"`
 	AutoRedirectPath string `yaml:"autoredirectpath"`
+
+	// JWKSInsecureHTTP accepts a jwks URL over plain http://, whose keys
+	// (and so every token) anyone on the network path can replace.
+	JWKSInsecureHTTP bool `yaml:"jwksinsecurehttp"`
 }
 
 // Health configures the storage health check.

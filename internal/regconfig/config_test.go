@@ -277,3 +277,44 @@ func TestSchema1CompatibilityIsAcceptedWithAWarning(t *testing.T) {
 		t.Errorf("warnings = %q, want one about schema1", c.Warnings)
 	}
 }
+
+// A JWKS over plain http:// lets anyone on the way swap the keys and forge
+// every token: refused unless the config names the risk.
+func TestPlainHTTPJWKSNeedsTheRiskNamed(t *testing.T) {
+	const token = "auth:\n  token:\n    realm: https://auth.example/token\n    service: registry\n    issuer: auth\n"
+	tests := []struct {
+		name  string
+		file  string
+		env   []string
+		field string // "" when it loads
+		line  int
+		warn  bool
+	}{
+		{"http URL", token + "    jwks: http://auth:5001/jwks.json\n", nil, "auth.token.jwks", 6, false},
+		{"HTTP URL in capitals", token + "    jwks: HTTP://auth:5001/jwks.json\n", nil, "auth.token.jwks", 6, false},
+		{"http URL with the risk named", token + "    jwks: http://auth:5001/jwks.json\n    jwksinsecurehttp: true\n", nil, "", 0, true},
+		{"https URL", token + "    jwks: https://auth.example/jwks.json\n", nil, "", 0, false},
+		{"http URL by variable", token, []string{"REGISTRY_AUTH_TOKEN_JWKS=http://auth:5001/jwks.json"},
+			"REGISTRY_AUTH_TOKEN_JWKS (auth.token.jwks)", 0, false},
+		{"risk named by variable", token, []string{"REGISTRY_AUTH_TOKEN_JWKS=http://auth:5001/jwks.json", "REGISTRY_AUTH_TOKEN_JWKSINSECUREHTTP=true"},
+			"", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(writeFile(t, t.TempDir(), "config.yml", tt.file), tt.env)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := len(c.Warnings) == 1 && strings.Contains(c.Warnings[0], "plain http://"); got != tt.warn {
+					t.Errorf("warnings %q, want a warning about plain http: %v", c.Warnings, tt.warn)
+				}
+				return
+			}
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].Field != tt.field || ps[0].Line != tt.line || !strings.Contains(ps[0].Msg, "jwksinsecurehttp: true") {
+				t.Errorf("want one problem at %s line %d naming jwksinsecurehttp, got:\n%v", tt.field, tt.line, err)
+			}
+		})
+	}
+}

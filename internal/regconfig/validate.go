@@ -168,8 +168,17 @@ func (v *validator) auth() {
 			v.add("auth.token", "set rootcertbundle or jwks (or both): without them no token can be trusted")
 		}
 		v.file("auth.token.rootcertbundle", t.RootCertBundle)
-		if t.JWKS != "" && !strings.HasPrefix(t.JWKS, "https://") && !strings.HasPrefix(t.JWKS, "http://") {
-			v.file("auth.token.jwks", t.JWKS)
+		switch scheme, _, _ := strings.Cut(t.JWKS, "://"); strings.ToLower(scheme) {
+		case "https":
+		case "http":
+			if !t.JWKSInsecureHTTP {
+				v.add("auth.token.jwks", "%s is plain http://: anyone on the way can replace its keys and so forge any token; "+
+					"use https://, a file, or set auth.token.jwksinsecurehttp: true to accept the risk", t.JWKS)
+			}
+		default:
+			if t.JWKS != "" {
+				v.file("auth.token.jwks", t.JWKS)
+			}
 		}
 	}
 }

@@ -12,6 +12,9 @@ func (c *Config) informational() []string {
 	} else if s1.SigningKeyFile != "" {
 		ws = append(ws, "compatibility.schema1.signingkeyfile: accepted for registry:2 compatibility, has no effect: schema1 manifests are never served")
 	}
+	if t := c.Auth.Token; t != nil && t.JWKSInsecureHTTP && strings.HasPrefix(strings.ToLower(t.JWKS), "http://") {
+		ws = append(ws, "auth.token.jwks: keys fetched over plain http:// (auth.token.jwksinsecurehttp: true); anyone on the way can forge tokens")
+	}
 	if c.Storage.Filesystem.MaxThreads != 0 {
 		ws = append(ws, "storage.filesystem.maxthreads: accepted for registry:2 compatibility, has no effect")
 	}
