@@ -82,6 +82,11 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 	if err != nil {
 		return err
 	}
+	debugSrv, err := startDebug(cfg, srv, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	logger.Info("registry listening", "addr", ln.Addr().String(), "tls", useTLS, "auth", cfg.Auth.Mode(),
 		"storage", cfg.Storage.Driver(), "root", cfg.Storage.Describe(), "redirect", cfg.Storage.Redirect.On() && cfg.Storage.S3 != nil,
 		"version", versionString())
@@ -116,6 +121,9 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 			err = serr
 		}
 	}
+	if debugSrv != nil {
+		debugSrv.Close() // a profile being taken is cut short
+	}
 	stopJobs()
 	<-jobsDone
 	if errors.Is(err, http.ErrServerClosed) {
@@ -125,6 +133,33 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 		logger.Info("registry stopped")
 	}
 	return err
+}
+
+// startDebug starts the debug listener when http.debug.addr is set:
+// metrics, health and pprof, in plain HTTP as in registry:2, on its own
+// port so that they never reach the public one.
+func startDebug(cfg *regconfig.Config, srv *regserver.Server, logger *slog.Logger) (*http.Server, error) {
+	addr := cfg.HTTP.Debug.Addr
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.debug.addr: %w", err)
+	}
+	debugSrv := &http.Server{
+		Handler:           srv.DebugHandler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("debug listener: /metrics, /debug/health, /debug/pprof/; keep it off the public network", "addr", ln.Addr().String())
+	go func() {
+		if err := debugSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("debug listener stopped", "err", err)
+		}
+	}()
+	return debugSrv, nil
 }
 
 // tlsConfig builds the listener's TLS settings from http.tls.

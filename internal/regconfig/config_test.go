@@ -318,3 +318,30 @@ func TestPlainHTTPJWKSNeedsTheRiskNamed(t *testing.T) {
 		})
 	}
 }
+
+func TestDebugListenerSettings(t *testing.T) {
+	c, err := Load("", []string{"REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:5001", "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED=true", "REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH=/prom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.HTTP.Debug; d.Addr != "127.0.0.1:5001" || d.Prometheus.Enabled == nil || !*d.Prometheus.Enabled || d.Prometheus.Path != "/prom" {
+		t.Errorf("debug = %+v", d)
+	}
+	tests := []struct {
+		file, field, msg string
+	}{
+		{"http:\n  addr: :5000\n  debug:\n    addr: :5000\n", "http.debug.addr", "must differ from http.addr"},
+		{"http:\n  debug:\n    addr: 5001\n", "http.debug.addr", "host:port"},
+		{"http:\n  debug:\n    addr: :5001\n    prometheus:\n      path: /debug/health\n", "http.debug.prometheus.path", "outside /debug/"},
+		{"http:\n  debug:\n    addr: :5001\n    prometheus:\n      path: metrics\n", "http.debug.prometheus.path", "starting with /"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(writeFile(t, t.TempDir(), "config.yml", tt.file), nil)
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].Field != tt.field || !strings.Contains(ps[0].Msg, tt.msg) {
+				t.Errorf("want one problem at %s containing %q, got:\n%v", tt.field, tt.msg, err)
+			}
+		})
+	}
+}

@@ -99,8 +99,8 @@ func (v *validator) http() {
 			v.add("http.debug.addr", "must differ from http.addr: the debug listener is for operators, not for the public port")
 		}
 	}
-	if p := h.Debug.Prometheus.Path; p != "" && !strings.HasPrefix(p, "/") {
-		v.add("http.debug.prometheus.path", "must start with /, got %q", p)
+	if p := h.Debug.Prometheus.Path; p != "" && (!strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/debug/") || strings.ContainsAny(p, " \t{}")) {
+		v.add("http.debug.prometheus.path", "want a path starting with / and outside /debug/, got %q", p)
 	}
 	if h.Prefix != "" && !strings.HasPrefix(h.Prefix, "/") {
 		v.add("http.prefix", "must start with /, got %q", h.Prefix)
