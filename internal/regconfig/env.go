@@ -45,7 +45,7 @@ func registryVars(environ []string) []envVar {
 //   - inside a map (http.headers, log.fields) the rest of the name is the
 //     key: REGISTRY_HTTP_HEADERS_Access-Control-Allow-Origin;
 //   - REGISTRY_AUTH=htpasswd|token|none picks the access controller and
-//     REGISTRY_STORAGE=filesystem|s3 the storage driver (see section.go).
+//     REGISTRY_STORAGE=filesystem|s3 the storage driver (see tree.go).
 //
 // The tree is then decoded once, like a file: a variable is a file edit,
 // not a second way of setting fields.

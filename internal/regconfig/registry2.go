@@ -37,7 +37,7 @@ var registry2Unsupported = map[string]string{
 	"health.file":           "",
 	"health.http":           "",
 	"health.tcp":            "",
-	"catalog":               "the catalog pages through every repository with n and last",
+	"catalog":               "catalog pages hold at most 1000 repositories, as registry:2's default",
 	"proxy":                 "pull-through caching",
 	"validation":            "",
 	"policy":                "",
