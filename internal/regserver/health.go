@@ -27,9 +27,14 @@ type storageHealth struct {
 
 // healthResult is what the last check found.
 type healthResult struct {
-	healthy bool  // fewer than threshold failures in a row
+	healthy bool  // fewer than threshold failures in a row (a full disk is none)
+	full    bool  // the last check found the storage full
 	err     error // the last check's error, nil when it passed
 }
+
+// ok reports whether probes get 200: storage is healthy and has room. A
+// full disk fails probes at once, without turning the API off.
+func (r healthResult) ok() bool { return r.healthy && !r.full }
 
 // health returns the current result. Before the first periodic check has
 // finished (a probe right at start-up), the caller runs it: the first
@@ -51,7 +56,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if info := requestInfoFrom(r.Context()); info != nil {
 		info.route = "healthz"
 	}
-	if h := s.health(r.Context()); !h.healthy {
+	if h := s.health(r.Context()); !h.ok() {
 		s.render(w, r, &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable,
 			Message: "storage is unavailable", Err: h.err})
 		return
@@ -65,7 +70,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) debugHealth(w http.ResponseWriter, r *http.Request) {
 	h := s.health(r.Context())
 	body, status := map[string]string{}, http.StatusOK
-	if !h.healthy {
+	if !h.ok() {
 		msg := "unhealthy"
 		if h.err != nil {
 			msg = h.err.Error()
@@ -107,18 +112,19 @@ func (s *Server) checkLocked(ctx context.Context) healthResult {
 		}
 		return healthResult{err: ctx.Err()}
 	}
-	if err != nil && storageFull(err) {
-		s.logger.Warn("storage is full: pushes fail until space is freed; reads are still served", "err", err)
-		err = nil
-	}
+	full := err != nil && storageFull(err)
 	was := h.last.Load()
-	if err == nil {
+	switch {
+	case full:
+		s.logger.Warn("storage is full: pushes fail until space is freed; reads are still served", "err", err)
 		h.failures = 0
-	} else {
+	case err == nil:
+		h.failures = 0
+	default:
 		h.failures++
 		s.logger.Warn("storage health check failed", "failures", h.failures, "threshold", h.threshold, "err", err)
 	}
-	r := healthResult{healthy: h.failures < h.threshold, err: err}
+	r := healthResult{healthy: h.failures < h.threshold, full: full, err: err}
 	h.last.Store(&r)
 	switch {
 	case !r.healthy && (was == nil || was.healthy):

@@ -3,9 +3,11 @@ package regserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,22 +21,34 @@ type countingDriver struct {
 	storage.Driver
 	writes atomic.Int64
 	fail   atomic.Bool
+	full   atomic.Bool // fail writes as a full disk does
 }
 
 var errInjected = errors.New("injected storage failure")
 
+// failure is the error a write gets now, or nil.
+func (d *countingDriver) failure() error {
+	switch {
+	case d.full.Load():
+		return fmt.Errorf("write: %w", syscall.ENOSPC)
+	case d.fail.Load():
+		return errInjected
+	}
+	return nil
+}
+
 func (d *countingDriver) PutContent(ctx context.Context, path string, content []byte) error {
 	d.writes.Add(1)
-	if d.fail.Load() {
-		return errInjected
+	if err := d.failure(); err != nil {
+		return err
 	}
 	return d.Driver.PutContent(ctx, path, content)
 }
 
 func (d *countingDriver) Writer(ctx context.Context, path string, append bool) (storage.FileWriter, error) {
 	d.writes.Add(1)
-	if d.fail.Load() {
-		return nil, errInjected
+	if err := d.failure(); err != nil {
+		return nil, err
 	}
 	return d.Driver.Writer(ctx, path, append)
 }
@@ -143,5 +157,26 @@ func TestPeriodicCheckRunsByItself(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("/healthz still healthy a minute after storage started failing")
 		}
+	}
+}
+
+// A full disk fails probes at the first check that finds it, but is no
+// storage failure for the API: reads go on, and the deletes that free space.
+func TestFullStorageFailsProbesButKeepsTheAPI(t *testing.T) {
+	srv, d, ts := newCountedRegistry(t, time.Hour)
+	d.full.Store(true)
+	for range srv.cfg.Health.StorageDriver.Threshold + 1 {
+		srv.checkStorage(context.Background())
+	}
+	if code := get(t, ts.URL+"/healthz"); code != 503 {
+		t.Errorf("full storage: /healthz %d, want 503", code)
+	}
+	if code := get(t, ts.URL+"/v2/"); code != 200 {
+		t.Errorf("full storage: /v2/ %d, want 200", code)
+	}
+	d.full.Store(false)
+	srv.checkStorage(context.Background())
+	if code := get(t, ts.URL+"/healthz"); code != 200 {
+		t.Errorf("after space was freed: /healthz %d", code)
 	}
 }
