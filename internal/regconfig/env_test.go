@@ -350,3 +350,16 @@ func TestServiceLinksAndTheVersionVariableWarnButDoNotFail(t *testing.T) {
 		t.Errorf("addr %q version %q changed", c.HTTP.Addr, c.Version)
 	}
 }
+
+// A variable below a YAML alias edits that place only, not the anchor's
+// other uses.
+func TestVariableBelowAnAliasEditsOnlyThatPlace(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "config.yml", "storage:\n  filesystem:\n    rootdirectory: /data\n  maintenance:\n    readonly: &off\n      enabled: false\n  delete: *off\n")
+	c, err := Load(path, []string{"REGISTRY_STORAGE_DELETE_ENABLED=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Storage.Delete.Enabled || c.Storage.Maintenance.ReadOnly.Enabled {
+		t.Errorf("delete %v, read-only %v: want delete on and read-only still off", c.Storage.Delete.Enabled, c.Storage.Maintenance.ReadOnly.Enabled)
+	}
+}
