@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/internal/testkit"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
@@ -346,51 +349,168 @@ func TestServesTLSWithAndWithoutHTTP2(t *testing.T) {
 	}
 }
 
-// TestBinaryServesFromEnvironmentAndStopsOnSIGTERM builds the command and
-// runs it as an image would: no arguments, settings from REGISTRY_*.
-func TestBinaryServesFromEnvironmentAndStopsOnSIGTERM(t *testing.T) {
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// registryBinary builds the command once per test run.
+func registryBinary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "registry")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "registry-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "registry")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
+	return builtBin
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"REGISTRY_HTTP_ADDR=" + addr, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + t.TempDir(), "REGISTRY_SERVICE_HOST=10.0.0.1"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runningBinary is the command started as an image would start it.
+type runningBinary struct {
+	cmd    *exec.Cmd
+	out    *testkit.SyncBuffer
+	exited chan error
+}
+
+// startBinary runs the command with env and no arguments and waits until
+// url answers 200.
+func startBinary(t *testing.T, env []string, url string) *runningBinary {
+	t.Helper()
+	rb := &runningBinary{cmd: exec.Command(registryBinary(t)), out: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
+	rb.cmd.Env = env
+	rb.cmd.Stdout, rb.cmd.Stderr = rb.out, rb.out
+	if err := rb.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	healthy := false
-	for !healthy {
+	go func() { rb.exited <- rb.cmd.Wait() }()
+	t.Cleanup(func() { _ = rb.cmd.Process.Kill() })
+	for deadline := time.Now().Add(time.Minute); ; { // the deadline only guards against a hang
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered 200:\n%s", url, rb.out.String())
+		}
 		select {
-		case err := <-exited:
-			t.Fatalf("exited early: %v\n%s", err, out.String())
+		case err := <-rb.exited:
+			t.Fatalf("exited early: %v\n%s", err, rb.out.String())
 		default:
 		}
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
-			healthy = resp.StatusCode == 200
+			if resp.StatusCode == 200 {
+				return rb
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+}
+
+// TestBinaryServesFromEnvironmentAndStopsOnSIGTERM builds the command and
+// runs it as an image would: no arguments, settings from REGISTRY_*.
+func TestBinaryServesFromEnvironmentAndStopsOnSIGTERM(t *testing.T) {
+	addr := freeAddr(t)
+	rb := startBinary(t, []string{"REGISTRY_HTTP_ADDR=" + addr, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + t.TempDir(), "REGISTRY_SERVICE_HOST=10.0.0.1"},
+		"http://"+addr+"/healthz")
+	if err := rb.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
-		t.Errorf("exit after SIGTERM: %v\n%s", err, out.String())
+	if err := <-rb.exited; err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, rb.out.String())
 	}
-	if !strings.Contains(out.String(), "REGISTRY_SERVICE_HOST") {
-		t.Errorf("no warning about the unknown variable:\n%s", out.String())
+	if !strings.Contains(rb.out.String(), "REGISTRY_SERVICE_HOST") {
+		t.Errorf("no warning about the unknown variable:\n%s", rb.out.String())
+	}
+}
+
+// With http.debug.addr, pprof, /debug/health and /metrics answer on the
+// debug listener; pprof and /debug/health never on the public port, where
+// /metrics stays as documented.
+func TestBinaryServesPprofOnlyOnTheDebugListener(t *testing.T) {
+	addr, debug := freeAddr(t), freeAddr(t)
+	startBinary(t, []string{"REGISTRY_HTTP_ADDR=" + addr, "REGISTRY_HTTP_DEBUG_ADDR=" + debug,
+		"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + t.TempDir()}, "http://"+debug+"/debug/health")
+	tests := []struct {
+		base, path string
+		status     int
+		contains   string
+	}{
+		{debug, "/debug/pprof/", 200, "goroutine"},
+		{debug, "/debug/pprof/goroutine?debug=1", 200, "goroutine profile"},
+		{debug, "/debug/pprof/cmdline", 200, "registry"},
+		{debug, "/debug/health", 200, "{}"},
+		{debug, "/metrics", 200, "go_goroutines"},
+		{addr, "/debug/pprof/", 404, ""},
+		{addr, "/debug/pprof/goroutine?debug=1", 404, ""},
+		{addr, "/debug/pprof/cmdline", 404, ""},
+		{addr, "/debug/health", 404, ""},
+		{addr, "/debug/vars", 404, ""},
+		{addr, "/metrics", 200, "go_goroutines"},
+		{addr, "/healthz", 200, "ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base+tt.path, func(t *testing.T) {
+			resp, err := http.Get("http://" + tt.base + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.contains) {
+				t.Errorf("%d %.200q, want %d containing %q", resp.StatusCode, b, tt.status, tt.contains)
+			}
+		})
+	}
+}
+
+// The usual mirror recipe for registry:2 (REGISTRY_PROXY_REMOTEURL) asks
+// for a pull-through cache, which this registry is not: it must not start
+// as an ordinary writable registry instead.
+func TestRegistry2FeaturesWeLackStopServe(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		name string
+		env  []string
+		file string
+		want string
+	}{
+		{"mirror variable", []string{"REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"}, "",
+			"environment: REGISTRY_PROXY_REMOTEURL: registry:2's proxy is not supported by this server"},
+		{"notifications in the file", nil, "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + root + "\nnotifications:\n  endpoints:\n    - name: a\n      url: https://hook.example\n",
+			":5: notifications: registry:2's notifications is not supported by this server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"serve"}
+			if tt.file != "" {
+				args = append(args, writeFile(t, t.TempDir(), "config.yml", tt.file))
+			}
+			env := append([]string{"REGISTRY_HTTP_ADDR=127.0.0.1:0", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + root}, tt.env...)
+			code, _, errOut := runCmd(t, env, args...)
+			if code != 1 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, errOut, tt.want)
+			}
+		})
 	}
 }

@@ -25,9 +25,6 @@ import (
 const (
 	readHeaderTimeout = 30 * time.Second
 	idleTimeout       = 5 * time.Minute
-	// drainTimeout is how long shutdown waits for requests in flight (a
-	// big layer still uploading) before closing their connections.
-	drainTimeout = 5 * time.Minute
 )
 
 // serve runs the registry until SIGINT or SIGTERM, then drains.
@@ -85,6 +82,11 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 	if err != nil {
 		return err
 	}
+	debugSrv, err := startDebug(cfg, srv, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	logger.Info("registry listening", "addr", ln.Addr().String(), "tls", useTLS, "auth", cfg.Auth.Mode(),
 		"storage", cfg.Storage.Driver(), "root", cfg.Storage.Describe(), "redirect", cfg.Storage.Redirect.On() && cfg.Storage.S3 != nil,
 		"version", versionString())
@@ -110,13 +112,17 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
-		logger.Info("shutting down: finishing requests in flight", "timeout", drainTimeout)
-		sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		drain := cfg.HTTP.DrainTimeout.Duration // http.draintimeout
+		logger.Info("shutting down: finishing requests in flight", "timeout", drain)
+		sctx, cancel := context.WithTimeout(context.Background(), drain)
 		err = httpSrv.Shutdown(sctx)
 		cancel()
 		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 			err = serr
 		}
+	}
+	if debugSrv != nil {
+		debugSrv.Close() // a profile being taken is cut short
 	}
 	stopJobs()
 	<-jobsDone
@@ -127,6 +133,33 @@ func runServer(ctx context.Context, cfg *regconfig.Config, logger *slog.Logger, 
 		logger.Info("registry stopped")
 	}
 	return err
+}
+
+// startDebug starts the debug listener when http.debug.addr is set:
+// metrics, health and pprof, in plain HTTP as in registry:2, on its own
+// port so that they never reach the public one.
+func startDebug(cfg *regconfig.Config, srv *regserver.Server, logger *slog.Logger) (*http.Server, error) {
+	addr := cfg.HTTP.Debug.Addr
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.debug.addr: %w", err)
+	}
+	debugSrv := &http.Server{
+		Handler:           srv.DebugHandler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("debug listener: /metrics, /debug/health, /debug/pprof/; keep it off the public network", "addr", ln.Addr().String())
+	go func() {
+		if err := debugSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("debug listener stopped", "err", err)
+		}
+	}()
+	return debugSrv, nil
 }
 
 // tlsConfig builds the listener's TLS settings from http.tls.

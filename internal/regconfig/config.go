@@ -29,7 +29,8 @@ type Config struct {
 	Compatibility Compatibility `yaml:"compatibility"`
 
 	// Warnings are things accepted but worth a line in the log: settings
-	// that have no effect here and unknown REGISTRY_* variables.
+	// that have no effect here and REGISTRY_* variables ignored (Kubernetes
+	// service links).
 	Warnings []string `yaml:"-"`
 
 	doc     *yamlconf.Doc     // the file, for the line numbers of later problems
@@ -67,6 +68,7 @@ type Storage struct {
 // Filesystem is the filesystem storage driver's configuration.
 type Filesystem struct {
 	RootDirectory string `yaml:"rootdirectory"`
+	MaxThreads    int    `yaml:"maxthreads"` // registry:2's; accepted, no effect
 }
 
 // Toggle is a section holding only `enabled`.
@@ -116,6 +118,24 @@ type HTTP struct {
 	Headers      http.Header `yaml:"headers"`
 	HTTP2        HTTP2       `yaml:"http2"`
 	TLS          TLS         `yaml:"tls"`
+	Net          string      `yaml:"net"`          // tcp, the only one served
+	DrainTimeout Duration    `yaml:"draintimeout"` // how long shutdown waits for requests in flight
+	Debug        Debug       `yaml:"debug"`
+}
+
+// Debug is http.debug: a second listener, for operators only, serving
+// /metrics, /debug/health and /debug/pprof/ (see README "Operations").
+type Debug struct {
+	Addr       string     `yaml:"addr"`
+	Prometheus Prometheus `yaml:"prometheus"`
+}
+
+// Prometheus is http.debug.prometheus. The public listener serves /metrics
+// whatever it says; on the debug listener, /metrics is served unless
+// `enabled` is false, at Path when set.
+type Prometheus struct {
+	Enabled *bool  `yaml:"enabled"`
+	Path    string `yaml:"path"`
 }
 
 // HTTP2 can switch HTTP/2 off on a TLS listener.
@@ -165,9 +185,13 @@ type TokenAuth struct {
 	Service          string `yaml:"service"`
 	Issuer           string `yaml:"issuer"`
 	RootCertBundle   string `yaml:"rootcertbundle"`
-	JWKS             string `yaml:"jwks"` // a file or an http(s) URL
+	JWKS             string `yaml:"jwks"` // a file or an https URL (http only with JWKSInsecureHTTP)
 	AutoRedirect     bool   `yaml:"autoredirect"`
 	AutoRedirectPath string `yaml:"autoredirectpath"`
+
+	// JWKSInsecureHTTP accepts a jwks URL over plain http://, whose keys
+	// (and so every token) anyone on the network path can replace.
+	JWKSInsecureHTTP bool `yaml:"jwksinsecurehttp"`
 }
 
 // Health configures the storage health check.
@@ -186,7 +210,13 @@ type StorageDriverHealth struct {
 // Compatibility is accepted so registry:2 configs load; schema1 is never
 // served (no current client pushes it).
 type Compatibility struct {
-	Schema1 Toggle `yaml:"schema1"`
+	Schema1 Schema1 `yaml:"schema1"`
+}
+
+// Schema1 is compatibility.schema1; both keys are accepted with a warning.
+type Schema1 struct {
+	Enabled        bool   `yaml:"enabled"`
+	SigningKeyFile string `yaml:"signingkeyfile"`
 }
 
 // Duration is a time.Duration written as "10s" or "24h". A value that does

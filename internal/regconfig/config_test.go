@@ -143,7 +143,7 @@ func TestStrictLoadingNamesFileLineAndField(t *testing.T) {
 		contains string
 	}{
 		{"typo in a nested key", "storage:\n  filesystem:\n    rootdirectry: /x\n", 3, "storage.filesystem.rootdirectry", `did you mean "rootdirectory"`},
-		{"unknown section", "version: 0.1\nnotifications:\n  endpoints: []\n", 2, "notifications", "unknown field"},
+		{"unknown section", "version: 0.1\nnotification:\n  endpoints: []\n", 2, "notification", "unknown field"},
 		{"key in the wrong section", "http:\n  realm: x\n", 2, "http.realm", "auth.htpasswd.realm or auth.token.realm"},
 		{"wrong type", "storage:\n  delete:\n    enabled: maybe\n", 3, "", "bool"},
 		{"bad duration", "storage:\n  maintenance:\n    uploadpurging:\n      age: forever\n", 4, "storage.maintenance.uploadpurging.age", `invalid duration "forever"`},
@@ -275,5 +275,73 @@ func TestSchema1CompatibilityIsAcceptedWithAWarning(t *testing.T) {
 	}
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "schema1") {
 		t.Errorf("warnings = %q, want one about schema1", c.Warnings)
+	}
+}
+
+// A JWKS over plain http:// lets anyone on the way swap the keys and forge
+// every token: refused unless the config names the risk.
+func TestPlainHTTPJWKSNeedsTheRiskNamed(t *testing.T) {
+	const token = "auth:\n  token:\n    realm: https://auth.example/token\n    service: registry\n    issuer: auth\n"
+	tests := []struct {
+		name  string
+		file  string
+		env   []string
+		field string // "" when it loads
+		line  int
+		warn  bool
+	}{
+		{"http URL", token + "    jwks: http://auth:5001/jwks.json\n", nil, "auth.token.jwks", 6, false},
+		{"HTTP URL in capitals", token + "    jwks: HTTP://auth:5001/jwks.json\n", nil, "auth.token.jwks", 6, false},
+		{"http URL with the risk named", token + "    jwks: http://auth:5001/jwks.json\n    jwksinsecurehttp: true\n", nil, "", 0, true},
+		{"https URL", token + "    jwks: https://auth.example/jwks.json\n", nil, "", 0, false},
+		{"http URL by variable", token, []string{"REGISTRY_AUTH_TOKEN_JWKS=http://auth:5001/jwks.json"},
+			"REGISTRY_AUTH_TOKEN_JWKS (auth.token.jwks)", 0, false},
+		{"risk named by variable", token, []string{"REGISTRY_AUTH_TOKEN_JWKS=http://auth:5001/jwks.json", "REGISTRY_AUTH_TOKEN_JWKSINSECUREHTTP=true"},
+			"", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(writeFile(t, t.TempDir(), "config.yml", tt.file), tt.env)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := len(c.Warnings) == 1 && strings.Contains(c.Warnings[0], "plain http://"); got != tt.warn {
+					t.Errorf("warnings %q, want a warning about plain http: %v", c.Warnings, tt.warn)
+				}
+				return
+			}
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].Field != tt.field || ps[0].Line != tt.line || !strings.Contains(ps[0].Msg, "jwksinsecurehttp: true") {
+				t.Errorf("want one problem at %s line %d naming jwksinsecurehttp, got:\n%v", tt.field, tt.line, err)
+			}
+		})
+	}
+}
+
+func TestDebugListenerSettings(t *testing.T) {
+	c, err := Load("", []string{"REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:5001", "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED=true", "REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH=/prom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.HTTP.Debug; d.Addr != "127.0.0.1:5001" || d.Prometheus.Enabled == nil || !*d.Prometheus.Enabled || d.Prometheus.Path != "/prom" {
+		t.Errorf("debug = %+v", d)
+	}
+	tests := []struct {
+		file, field, msg string
+	}{
+		{"http:\n  addr: :5000\n  debug:\n    addr: :5000\n", "http.debug.addr", "must differ from http.addr"},
+		{"http:\n  debug:\n    addr: 5001\n", "http.debug.addr", "host:port"},
+		{"http:\n  debug:\n    addr: :5001\n    prometheus:\n      path: /debug/health\n", "http.debug.prometheus.path", "outside /debug/"},
+		{"http:\n  debug:\n    addr: :5001\n    prometheus:\n      path: metrics\n", "http.debug.prometheus.path", "starting with /"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(writeFile(t, t.TempDir(), "config.yml", tt.file), nil)
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].Field != tt.field || !strings.Contains(ps[0].Msg, tt.msg) {
+				t.Errorf("want one problem at %s containing %q, got:\n%v", tt.field, tt.msg, err)
+			}
+		})
 	}
 }

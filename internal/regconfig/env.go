@@ -7,195 +7,211 @@ import (
 	"slices"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/wharf-registry/wharf/internal/yamlconf"
 )
 
 // envPrefix starts every variable that overrides a setting, as in registry:2.
 const envPrefix = "REGISTRY_"
 
-// applyEnv applies REGISTRY_* overrides with registry:2's rules:
+type envVar struct{ name, value string }
+
+// registryVars returns the REGISTRY_* entries of environ (KEY=value, as
+// os.Environ gives them) in lexical order, as registry:2 applies them: so
+// REGISTRY_AUTH comes before REGISTRY_AUTH_TOKEN_REALM.
+func registryVars(environ []string) []envVar {
+	var vars []envVar
+	for _, e := range environ {
+		name, value, _ := strings.Cut(e, "=")
+		if strings.HasPrefix(name, envPrefix) {
+			vars = append(vars, envVar{name, value})
+		}
+	}
+	slices.SortFunc(vars, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
+	return vars
+}
+
+// editor applies REGISTRY_* variables to the configuration's YAML tree,
+// with registry:2's rules:
 //
 //   - the name after the prefix is the path of the setting, segments joined
 //     by "_" and matched to the YAML keys regardless of case
 //     (REGISTRY_AUTH_TOKEN_ISSUER is auth.token.issuer);
-//   - the value is parsed as YAML into the setting, so `"Auth Service"` loses
-//     its quotes and `['HEAD', 'GET']` is a list;
-//   - inside a map (http.headers, log.fields) the rest of the name is the key:
-//     REGISTRY_HTTP_HEADERS_Access-Control-Allow-Origin;
+//   - the value is YAML and replaces the node at that path, so
+//     `"Auth Service"` loses its quotes and `['HEAD', 'GET']` is a list; a
+//     string setting whose value is not a YAML scalar (a secret containing
+//     ": ") takes the text as it is;
+//   - inside a map (http.headers, log.fields) the rest of the name is the
+//     key: REGISTRY_HTTP_HEADERS_Access-Control-Allow-Origin;
 //   - REGISTRY_AUTH=htpasswd|token|none picks the access controller and
-//     REGISTRY_STORAGE=filesystem|s3 the storage driver, as registry:2 accepts
-//     a bare name for those sections;
-//   - variables are applied in lexical order, so REGISTRY_AUTH comes before
-//     REGISTRY_AUTH_TOKEN_REALM.
+//     REGISTRY_STORAGE=filesystem|s3 the storage driver (see tree.go).
 //
-// A REGISTRY_* name matching no setting is a warning, not an error:
-// Kubernetes injects REGISTRY_PORT and REGISTRY_SERVICE_HOST for a service
-// named "registry". A value that does not parse is an error.
-func (c *Config) applyEnv(environ []string) yamlconf.Problems {
-	type kv struct{ name, value string }
-	var vars []kv
-	for _, e := range environ {
-		name, value, _ := strings.Cut(e, "=")
-		if strings.HasPrefix(name, envPrefix) {
-			vars = append(vars, kv{name, value})
-		}
-	}
-	slices.SortFunc(vars, func(a, b kv) int { return strings.Compare(a.name, b.name) })
-
-	var ps yamlconf.Problems
-	for _, v := range vars {
-		segs := strings.Split(strings.TrimPrefix(v.name, envPrefix), "_")
-		path, err := c.setPath(reflect.ValueOf(c).Elem(), segs, "", v.name, v.value)
-		switch {
-		case err != nil:
-			ps = append(ps, yamlconf.Problem{File: "environment", Field: v.name, Msg: err.Error()})
-		case path == "":
-			c.Warnings = append(c.Warnings, fmt.Sprintf("ignoring environment variable %s: it names no configuration setting", v.name))
-		default:
-			if c.fromEnv == nil {
-				c.fromEnv = map[string]string{}
-			}
-			c.fromEnv[path] = v.name
-			if strings.HasPrefix(path, "storage.filesystem") {
-				c.filesystemSet = true
-			}
-		}
-	}
-	return ps
+// The tree is then decoded once, like a file: a variable is a file edit,
+// not a second way of setting fields.
+type editor struct {
+	root     *yaml.Node        // the top-level mapping
+	fromEnv  map[string]string // config path -> the variable that wrote it
+	warnings []string
+	ps       yamlconf.Problems
 }
 
-// setPath walks segs down from v and sets the setting they name to value.
-// It returns the dotted path it set, or "" when segs name nothing.
-func (c *Config) setPath(v reflect.Value, segs []string, path, name, value string) (string, error) {
-	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
-			prefill(v.Addr())
-			// The variable that brings a section into being is where
-			// the section's own problems come from.
-			if _, ok := c.fromEnv[path]; !ok && path != "" {
-				if c.fromEnv == nil {
-					c.fromEnv = map[string]string{}
-				}
-				c.fromEnv[path] = name
-			}
-		}
-		return c.setPath(v.Elem(), segs, path, name, value)
-	case reflect.Map:
-		return setMapEntry(v, segs, path, name, value)
-	case reflect.Struct:
-		// handled below
-	default:
-		return "", nil // segments left over below a plain value
+// apply applies one variable. Its path is resolved against the types
+// first, so a variable naming no setting leaves the tree as it was.
+func (e *editor) apply(v envVar) {
+	keys, t, inMap, ok := e.resolve(v)
+	if !ok {
+		return
 	}
-	if len(segs) == 0 || segs[0] == "" {
-		return "", nil
-	}
-	f, key, ok := fieldByKey(v, segs[0])
-	if !ok || (path == "" && key == "version") { // the version is the file's, not the environment's
-		return "", nil
-	}
-	p := join(path, key)
-	if len(segs) > 1 {
-		return c.setPath(f, segs[1:], p, name, value)
-	}
-	switch f.Addr().Interface().(type) {
-	case *Auth:
-		return p, c.setAuthMode(name, value)
-	case *Storage:
-		return p, c.setStorageDriver(name, value)
-	}
-	nv, err := parseValue(name, value, f.Type())
-	if err != nil {
-		return "", err
-	}
-	f.Set(nv)
-	return p, nil
-}
-
-// fieldByKey finds the struct field whose YAML key equals key, ignoring
-// case, looking into `yaml:",inline"` structs as the decoder does.
-func fieldByKey(v reflect.Value, key string) (reflect.Value, string, bool) {
-	t := v.Type()
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		tag, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		if !sf.IsExported() || tag == "-" {
-			continue
-		}
-		if tag == "" && opts == "inline" && sf.Type.Kind() == reflect.Struct {
-			if f, k, ok := fieldByKey(v.Field(i), key); ok {
-				return f, k, true
-			}
-			continue
-		}
-		if tag != "" && strings.EqualFold(tag, key) {
-			return v.Field(i), tag, true
-		}
-	}
-	return reflect.Value{}, "", false
-}
-
-// setMapEntry sets one entry of http.headers or log.fields; the key is the
-// rest of the variable's name, which may itself contain "_".
-func setMapEntry(m reflect.Value, segs []string, path, name, value string) (string, error) {
-	key := strings.Join(segs, "_")
-	if key == "" {
-		return "", nil
-	}
-	var nv reflect.Value
-	if m.Type() == reflect.TypeFor[http.Header]() {
-		key = http.CanonicalHeaderKey(key)
-		vals, err := parseHeaderValues(name, value)
+	node, path := e.root, ""
+	for _, key := range keys[:len(keys)-1] {
+		path = join(path, key)
+		child, err := e.section(node, key, path, v.name)
 		if err != nil {
-			return "", err
+			e.fail(v, "%v", err)
+			return
 		}
-		nv = reflect.ValueOf(vals)
-	} else {
-		key = strings.ToLower(key) // as registry:2 does for map keys
-		var err error
-		if nv, err = parseValue(name, value, m.Type().Elem()); err != nil {
-			return "", err
-		}
+		node = child
 	}
-	if m.IsNil() {
-		m.Set(reflect.MakeMap(m.Type()))
+	key := keys[len(keys)-1]
+	path = join(path, key)
+	switch {
+	case path == "version":
+		e.warnings = append(e.warnings, fmt.Sprintf("ignoring environment variable %s: the configuration version is the file's", v.name))
+		return
+	case path == "auth" && e.authMode(v), path == "storage" && e.storageDriver(v):
+		return
 	}
-	m.SetMapIndex(reflect.ValueOf(key), nv)
-	return join(path, key), nil
+	n, err := valueNode(v, t, path)
+	if err != nil {
+		e.fail(v, "%v", err)
+		return
+	}
+	same := func(k string) bool { return k == key }
+	if inMap && t == reflect.TypeFor[[]string]() {
+		// Header names are case-insensitive and keep the case written:
+		// the variable replaces the file's header however it is spelt.
+		same = func(k string) bool { return strings.EqualFold(k, key) }
+	}
+	setKey(node, key, n, same)
+	e.fromEnv[path] = v.name
 }
 
-// parseHeaderValues reads a header's values: a YAML list as registry:2
-// wants (`[nosniff]`), or, more forgiving, a single plain value.
-func parseHeaderValues(name, value string) ([]string, error) {
-	var list []string
-	if _, err := yamlconf.Decode(name, []byte(value), &list); err == nil {
-		return list, nil
+// resolve finds the setting v names: the YAML keys of its path, its type,
+// and whether the last key is an entry of a map (http.headers, log.fields).
+// It reports a variable that names no setting.
+func (e *editor) resolve(v envVar) (keys []string, t reflect.Type, inMap, ok bool) {
+	segs := strings.Split(strings.TrimPrefix(v.name, envPrefix), "_")
+	t = reflect.TypeFor[Config]()
+	for i, seg := range segs {
+		t = deref(t)
+		if !isValue(t) && t.Kind() == reflect.Map {
+			// The rest of the name is the key, "_" and all.
+			key := strings.Join(segs[i:], "_")
+			if key == "" {
+				break
+			}
+			if t != reflect.TypeFor[http.Header]() {
+				key = strings.ToLower(key) // as registry:2 does for map keys
+			}
+			return append(keys, key), t.Elem(), true, true
+		}
+		key, ft, found := fieldByKey(t, seg)
+		if !found {
+			e.unknown(v, t, strings.Join(keys, "."), seg)
+			return nil, nil, false, false
+		}
+		keys, t = append(keys, key), ft
 	}
-	var one string
-	if _, err := yamlconf.Decode(name, []byte(value), &one); err != nil {
-		return nil, fmt.Errorf("want a YAML list of header values such as ['a', 'b'], got %q", value)
+	if len(keys) == len(segs) {
+		return keys, t, false, true
 	}
-	return []string{one}, nil
+	e.unknown(v, t, strings.Join(keys, "."), "")
+	return nil, nil, false, false
 }
 
-// parseValue decodes value as YAML into a new value of type t, strictly
-// (a mapping value may hold only known keys). A string setting whose value
-// is not valid YAML (a secret containing ": ", say) takes the text as is.
-func parseValue(name, value string, t reflect.Type) (reflect.Value, error) {
-	ptr := reflect.New(t)
-	prefill(ptr)
-	if _, err := yamlconf.Decode(name, []byte(value), ptr.Interface()); err != nil {
-		if t.Kind() == reflect.String {
-			return reflect.ValueOf(value).Convert(t), nil
+// unknown handles a variable whose path leaves the configuration at seg,
+// below path (a section of type t): a Kubernetes service link is a warning,
+// anything else an error saying what is wrong.
+func (e *editor) unknown(v envVar, t reflect.Type, path, seg string) {
+	key := join(path, strings.ToLower(seg))
+	switch {
+	case serviceLink(v.name, v.value):
+		e.warnings = append(e.warnings, fmt.Sprintf("ignoring environment variable %s: a Kubernetes service link, not a setting", v.name))
+	case unsupported(key) != "":
+		e.fail(v, "%s", unsupported(key))
+	case isValue(t):
+		e.fail(v, "names no configuration setting: %s is a single value, it has no %q", path, seg)
+	case path == "":
+		e.fail(v, "names no configuration setting: there is no top-level %q", strings.ToLower(seg))
+	default:
+		e.fail(v, "names no configuration setting: %s has no %q", path, strings.ToLower(seg))
+	}
+}
+
+func (e *editor) fail(v envVar, format string, args ...any) {
+	e.ps = append(e.ps, yamlconf.Problem{File: "environment", Field: v.name, Msg: fmt.Sprintf(format, args...)})
+}
+
+// section returns the mapping at key in node, creating it if absent (and
+// then recording that name wrote it: the section's own problems, such as a
+// missing required key, come from that variable).
+func (e *editor) section(node *yaml.Node, key, path, name string) (*yaml.Node, error) {
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value != key {
+			continue
 		}
-		return reflect.Value{}, fmt.Errorf("cannot use %q: %s", value, problemText(err))
+		child := node.Content[i+1]
+		switch {
+		case child.Kind == yaml.AliasNode:
+			// Edit a copy: the anchor may be used elsewhere.
+			child = deepCopy(child.Alias)
+			node.Content[i+1] = child
+		case isNull(child):
+			child = emptyMapping()
+			node.Content[i+1] = child
+		}
+		if child.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("cannot set a key below %s: the file gives it a single value (line %d)", path, child.Line)
+		}
+		return child, nil
 	}
-	if d, ok := ptr.Interface().(*Duration); ok && d.invalid != "" {
-		return reflect.Value{}, fmt.Errorf("invalid duration %s (want e.g. 10s, 30m, 24h)", d.invalid)
+	child := emptyMapping()
+	node.Content = append(node.Content, strNode(key), child)
+	if _, ok := e.fromEnv[path]; !ok {
+		e.fromEnv[path] = name
 	}
-	return ptr.Elem(), nil
+	return child, nil
+}
+
+// valueNode parses v's value as YAML for a setting of type t at path,
+// checking it decodes (strictly) so that its problems name the variable.
+func valueNode(v envVar, t reflect.Type, path string) (*yaml.Node, error) {
+	var doc yaml.Node
+	err := yaml.Unmarshal([]byte(v.value), &doc)
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+	if err == nil && len(doc.Content) > 0 {
+		n = doc.Content[0]
+	}
+	switch k := deref(t).Kind(); {
+	case k == reflect.String && (err != nil || n.Kind != yaml.ScalarNode):
+		n = strNode(v.value)
+	case err != nil:
+		return nil, fmt.Errorf("cannot use %q: %s", v.value, strings.TrimPrefix(err.Error(), "yaml: "))
+	case t == reflect.TypeFor[[]string]() && n.Kind == yaml.ScalarNode && !isNull(n):
+		// A header's values: a YAML list as registry:2 wants
+		// (`[nosniff]`), or, more forgiving, one plain value.
+		n = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{n}}
+	}
+	clearLines(n)
+	out := reflect.New(t)
+	if _, err := yamlconf.DecodeNode(v.name, n, out.Interface()); err != nil {
+		return nil, fmt.Errorf("cannot use %q: %s", v.value, problemText(explainUnknown(err, path)))
+	}
+	if d, ok := out.Interface().(*Duration); ok && d.invalid != "" {
+		return nil, fmt.Errorf("invalid duration %s (want e.g. 10s, 30m, 24h)", d.invalid)
+	}
+	return n, nil
 }
 
 // problemText strips the file and line from yamlconf problems, which would
@@ -215,38 +231,6 @@ func problemText(err error) string {
 	return strings.Join(msgs, "; ")
 }
 
-// setAuthMode handles REGISTRY_AUTH: a bare mode name keeps that mode's
-// settings from the file (if any) and drops the other mode's; a YAML mapping
-// replaces the whole section.
-func (c *Config) setAuthMode(name, value string) error {
-	var mode string
-	if _, err := yamlconf.Decode(name, []byte(value), &mode); err != nil {
-		nv, err := parseValue(name, value, reflect.TypeFor[Auth]())
-		if err != nil {
-			return err
-		}
-		c.Auth = nv.Interface().(Auth)
-		return nil
-	}
-	switch strings.ToLower(strings.TrimSpace(mode)) {
-	case "", "none":
-		c.Auth = Auth{}
-	case "htpasswd":
-		if c.Auth.Htpasswd == nil {
-			c.Auth.Htpasswd = &HtpasswdAuth{}
-		}
-		c.Auth.Token = nil
-	case "token":
-		if c.Auth.Token == nil {
-			c.Auth.Token = &TokenAuth{}
-		}
-		c.Auth.Htpasswd = nil
-	default:
-		return fmt.Errorf("unknown auth mode %q (want htpasswd, token or none)", mode)
-	}
-	return nil
-}
-
 // envSource reports the variable that set path or one of its parents.
 func (c *Config) envSource(path string) (string, bool) {
 	for p := path; p != ""; {
@@ -260,11 +244,4 @@ func (c *Config) envSource(path string) (string, bool) {
 		p = p[:i]
 	}
 	return "", false
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }

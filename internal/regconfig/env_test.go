@@ -325,12 +325,12 @@ log:
 	})
 }
 
-func TestUnknownVariablesWarnButDoNotFail(t *testing.T) {
+func TestServiceLinksAndTheVersionVariableWarnButDoNotFail(t *testing.T) {
 	c, err := Load("", []string{
 		"REGISTRY_PORT=tcp://10.0.0.7:5000",
 		"REGISTRY_PORT_5000_TCP_ADDR=10.0.0.7",
 		"REGISTRY_SERVICE_HOST=10.0.0.7",
-		"REGISTRY_HTTP_DEBUG_ADDR=:5001",
+		"REGISTRY_UI_SERVICE_PORT_HTTP=80", // a Service "registry-ui"
 		"REGISTRY_VERSION=0.2",
 		"PATH=/usr/bin",
 		"registry_http_addr=:1",
@@ -348,5 +348,18 @@ func TestUnknownVariablesWarnButDoNotFail(t *testing.T) {
 	}
 	if c.HTTP.Addr != ":5000" || c.Version != "0.1" {
 		t.Errorf("addr %q version %q changed", c.HTTP.Addr, c.Version)
+	}
+}
+
+// A variable below a YAML alias edits that place only, not the anchor's
+// other uses.
+func TestVariableBelowAnAliasEditsOnlyThatPlace(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "config.yml", "storage:\n  filesystem:\n    rootdirectory: /data\n  maintenance:\n    readonly: &off\n      enabled: false\n  delete: *off\n")
+	c, err := Load(path, []string{"REGISTRY_STORAGE_DELETE_ENABLED=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Storage.Delete.Enabled || c.Storage.Maintenance.ReadOnly.Enabled {
+		t.Errorf("delete %v, read-only %v: want delete on and read-only still off", c.Storage.Delete.Enabled, c.Storage.Maintenance.ReadOnly.Enabled)
 	}
 }

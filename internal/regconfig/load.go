@@ -46,12 +46,20 @@ const (
 	DefaultGCInterval    = 24 * time.Hour
 	DefaultGCGracePeriod = time.Hour
 	DefaultHealthEvery   = 10 * time.Second
+	// DefaultDrainTimeout is how long shutdown waits for requests in
+	// flight (a big layer still uploading) before closing their
+	// connections. registry:2 waits not at all unless told.
+	DefaultDrainTimeout = 5 * time.Minute
 )
 
 // Load reads the config file at path (path == "" means registry:2's image
 // default), applies REGISTRY_* overrides from environ (KEY=value entries, as
 // os.Environ returns them) and validates the result. The error, when not
-// nil, is a yamlconf.Problems listing every problem found.
+// nil, is a yamlconf.Problems listing every problem found: of the file, of
+// the environment and of validation, all in one report.
+//
+// The file is parsed once into a YAML tree, each variable is an edit of
+// that tree (env.go), and the tree is decoded once, strictly.
 func Load(path string, environ []string) (*Config, error) {
 	name, data := "(built-in defaults)", []byte(imageConfig)
 	if path != "" {
@@ -61,21 +69,39 @@ func Load(path string, environ []string) (*Config, error) {
 		}
 		name, data = path, b
 	}
-	c, err := decode(name, data)
-	if c == nil {
+	root, err := yamlconf.Parse(name, data)
+	if err != nil {
 		return nil, err
 	}
-	// Problems of the file, of the environment and of validation, all in
-	// one report.
+	if root == nil { // an empty file: every default
+		root = emptyMapping()
+	}
+	c := &Config{fromEnv: map[string]string{}}
+	ed := &editor{root: root, fromEnv: c.fromEnv}
+	if root.Kind == yaml.MappingNode { // else the decode reports what it is
+		defaultHeaders(root)
+		for _, v := range registryVars(environ) {
+			ed.apply(v)
+		}
+		presentSections(root, reflect.TypeFor[Config]())
+	}
+
+	c.Storage.S3 = defaultS3() // decoded over, so an absent `secure` stays true
+	doc, err := yamlconf.DecodeNode(name, root, c)
+	c.doc = doc
 	var ps yamlconf.Problems
-	if err != nil && !errors.As(err, &ps) {
+	if err != nil && !errors.As(explainUnknown(err, ""), &ps) {
 		return nil, err
 	}
-	ps = append(ps, c.applyEnv(environ)...)
-	c.HTTP.Headers = canonicalHeaders(c.HTTP.Headers)
-	if c.Compatibility.Schema1.Enabled {
-		c.Warnings = append(c.Warnings, "compatibility.schema1.enabled: schema1 manifests are not supported; pushes of them are refused with MANIFEST_INVALID")
+	st := valueOf(root, "storage")
+	if valueOf(st, "s3") == nil {
+		c.Storage.S3 = nil
 	}
+	c.filesystemSet = valueOf(st, "filesystem") != nil
+	ps = append(ps, ed.ps...)
+	c.Warnings = append(c.Warnings, ed.warnings...)
+
+	c.HTTP.Headers = canonicalHeaders(c.HTTP.Headers)
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		var vps yamlconf.Problems
@@ -87,51 +113,28 @@ func Load(path string, environ []string) (*Config, error) {
 	if len(ps) > 0 {
 		return nil, ps
 	}
-	c.Warnings = append(c.Warnings, c.storageWarnings()...)
+	c.Warnings = append(c.Warnings, c.informational()...)
 	return c, nil
 }
 
-// decode parses one YAML document strictly.
-func decode(name string, data []byte) (*Config, error) {
-	c := &Config{}
-	prefill(reflect.ValueOf(&c.Storage))
-	doc, err := yamlconf.Decode(name, data, c)
-	if doc == nil {
-		return nil, suggestMisplaced(err)
-	}
-	c.doc = doc
-	c.settleDrivers(&c.Storage, storageKeys(data, true))
-	c.keepEmptyAuth(data)
-	// Header names are case-insensitive; canonical keys let an environment
-	// override replace a header the file spelled differently.
-	c.HTTP.Headers = canonicalHeaders(c.HTTP.Headers)
-	if c.HTTP.Headers == nil {
-		c.HTTP.Headers = http.Header{"X-Content-Type-Options": {"nosniff"}}
-	}
-	if err != nil {
-		// Decoded what it could: Load validates the rest too and reports
-		// every problem at once.
-		return c, suggestMisplaced(err)
-	}
-	return c, nil
-}
-
-// keepEmptyAuth notices `auth: {htpasswd: }` written with no settings, which
-// YAML decodes as a nil pointer, i.e. no authentication at all. Silently
-// running an open registry would be the worst reading of it: keep the
-// section so Validate reports what it lacks.
-func (c *Config) keepEmptyAuth(data []byte) {
-	var probe struct {
-		Auth map[string]any `yaml:"auth"`
-	}
-	if yaml.Unmarshal(data, &probe) != nil {
+// defaultHeaders gives a file without http.headers the image's
+// X-Content-Type-Options: nosniff, before the environment's edits: a
+// variable adds a header to it, or replaces it. `headers: {}` asks for none.
+func defaultHeaders(root *yaml.Node) {
+	h := valueOf(root, "http")
+	switch {
+	case h == nil:
+		h = emptyMapping()
+		root.Content = append(root.Content, strNode("http"), h)
+	case isNull(h):
+		*h = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: h.Line, Column: h.Column}
+	case h.Kind != yaml.MappingNode:
 		return
 	}
-	if _, ok := probe.Auth["htpasswd"]; ok && c.Auth.Htpasswd == nil {
-		c.Auth.Htpasswd = &HtpasswdAuth{}
-	}
-	if _, ok := probe.Auth["token"]; ok && c.Auth.Token == nil {
-		c.Auth.Token = &TokenAuth{}
+	if hs := valueOf(h, "headers"); hs == nil || isNull(hs) {
+		nosniff := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{strNode("nosniff")}}
+		setKey(h, "headers", &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map",
+			Content: []*yaml.Node{strNode("X-Content-Type-Options"), nosniff}}, func(k string) bool { return k == "headers" })
 	}
 }
 
@@ -155,6 +158,7 @@ func (c *Config) applyDefaults() {
 	defaultDuration(&c.Storage.Maintenance.GC.Interval, DefaultGCInterval)
 	defaultDuration(&c.Storage.Maintenance.GC.GracePeriod, DefaultGCGracePeriod)
 	defaultDuration(&c.Health.StorageDriver.Interval, DefaultHealthEvery)
+	defaultDuration(&c.HTTP.DrainTimeout, DefaultDrainTimeout)
 	if c.Health.StorageDriver.Threshold == 0 {
 		c.Health.StorageDriver.Threshold = 1
 	}

@@ -2,13 +2,9 @@ package regconfig
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/wharf-registry/wharf/internal/yamlconf"
 	"github.com/wharf-registry/wharf/pkg/storage/s3"
 )
 
@@ -74,88 +70,6 @@ func (s Storage) Describe() string {
 // decoded over it.
 func defaultS3() *S3 { return &S3{Config: s3.DefaultConfig()} }
 
-// prefill gives ptr, a pointer about to be decoded into, the defaults of
-// the section it holds, for the sections whose zero value is not their
-// default.
-func prefill(ptr reflect.Value) {
-	switch p := ptr.Interface().(type) {
-	case **S3:
-		*p = defaultS3()
-	case *Storage:
-		p.S3 = defaultS3()
-	}
-}
-
-// storageKeys reports which driver sections a storage mapping writes; a
-// nil map when data has no storage mapping at the path (nested: under a
-// top-level `storage:` key, else at the top).
-func storageKeys(data []byte, nested bool) map[string]bool {
-	var m map[string]yaml.Node
-	if nested {
-		var probe struct {
-			Storage map[string]yaml.Node `yaml:"storage"`
-		}
-		if yaml.Unmarshal(data, &probe) != nil {
-			return nil
-		}
-		m = probe.Storage
-	} else if yaml.Unmarshal(data, &m) != nil {
-		return nil
-	}
-	keys := map[string]bool{}
-	for k := range m {
-		keys[k] = true
-	}
-	return keys
-}
-
-// settleDrivers fixes up a storage section decoded over prefilled defaults:
-// s3 stays only if written (even as an empty `s3:`, so that Validate
-// reports what it lacks), and filesystem counts as set only if written.
-func (c *Config) settleDrivers(st *Storage, keys map[string]bool) {
-	switch {
-	case !keys["s3"]:
-		st.S3 = nil
-	case st.S3 == nil:
-		st.S3 = defaultS3()
-	}
-	c.filesystemSet = keys["filesystem"]
-}
-
-// setStorageDriver handles REGISTRY_STORAGE as registry:2 does: a bare
-// driver name switches to that driver (REGISTRY_STORAGE=s3 on top of the
-// image's filesystem config is the documented way to move to S3), and a
-// YAML mapping replaces the whole section. Unlike registry:2, switching
-// keeps storage.delete and storage.maintenance, which apply to every
-// driver.
-func (c *Config) setStorageDriver(name, value string) error {
-	var driver string
-	if _, err := yamlconf.Decode(name, []byte(value), &driver); err != nil {
-		nv, err := parseValue(name, value, reflect.TypeFor[Storage]())
-		if err != nil {
-			return err
-		}
-		st := nv.Interface().(Storage)
-		c.settleDrivers(&st, storageKeys([]byte(value), false))
-		c.Storage = st
-		return nil
-	}
-	switch strings.ToLower(strings.TrimSpace(driver)) {
-	case "filesystem":
-		c.Storage.S3 = nil
-		c.filesystemSet = true
-	case "s3", "s3aws":
-		c.Storage.Filesystem = Filesystem{}
-		c.filesystemSet = false
-		if c.Storage.S3 == nil {
-			c.Storage.S3 = defaultS3()
-		}
-	default:
-		return fmt.Errorf("unsupported storage driver %q (want filesystem or s3)", driver)
-	}
-	return nil
-}
-
 // s3 checks the storage.s3 section, with the driver's own validation
 // mapped onto the keys it names.
 func (v *validator) s3() {
@@ -180,7 +94,7 @@ func (v *validator) s3() {
 				continue // reported above
 			}
 			path := "storage.s3"
-			if _, _, ok := fieldByKey(reflect.ValueOf(c).Elem(), key); ok {
+			if _, _, ok := fieldByKey(reflect.TypeFor[S3](), key); ok {
 				path += "." + key
 			}
 			v.add(path, "%s", msg)
@@ -194,34 +108,4 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-// storageWarnings names settings accepted for registry:2's sake that do
-// nothing here.
-func (c *Config) storageWarnings() []string {
-	var ws []string
-	if r := c.Storage.Redirect; r.Disable != nil && !*r.Disable && c.Storage.S3 == nil {
-		ws = append(ws, "storage.redirect: the filesystem driver serves blobs itself; redirects apply to s3 only")
-	}
-	s := c.Storage.S3
-	if s == nil {
-		return ws
-	}
-	noEffect := func(key string, set bool) {
-		if set {
-			ws = append(ws, "storage.s3."+key+": accepted for registry:2 compatibility, has no effect")
-		}
-	}
-	acl := strings.ToLower(s.ObjectACL)
-	noEffect("objectacl", acl != "" && acl != "private")
-	noEffect("useragent", s.UserAgent != "")
-	noEffect("usedualstack", s.UseDualStack)
-	noEffect("accelerate", s.Accelerate)
-	noEffect("usefipsendpoint", s.UseFIPSEndpoint)
-	level := strings.ToLower(s.LogLevel)
-	noEffect("loglevel", level != "" && level != "off")
-	if s.SessionToken != "" {
-		ws = append(ws, "storage.s3.sessiontoken: ignored, as registry:2 ignores it; for temporary credentials leave accesskey empty and set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN")
-	}
-	return ws
 }

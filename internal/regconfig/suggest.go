@@ -9,11 +9,13 @@ import (
 	"github.com/wharf-registry/wharf/internal/yamlconf"
 )
 
-// suggestMisplaced improves "unknown field" problems for keys that exist
-// elsewhere in the configuration. Blog posts copy YAML around and an
-// indentation slip moves a key out of its section: the seed config with a
-// top-level `threshold: 3` meant health.storagedriver.threshold.
-func suggestMisplaced(err error) error {
+// explainUnknown improves the "unknown field" problems of a decode below
+// prefix (a path, "" for the whole file). A registry:2 key for a feature
+// this registry lacks says so. A key that exists elsewhere in the
+// configuration is suggested: blog posts copy YAML around and an
+// indentation slip moves a key out of its section (the seed config's
+// top-level `threshold: 3` meant health.storagedriver.threshold).
+func explainUnknown(err error, prefix string) error {
 	var ps yamlconf.Problems
 	if !errors.As(err, &ps) {
 		return err
@@ -21,7 +23,17 @@ func suggestMisplaced(err error) error {
 	out := make(yamlconf.Problems, len(ps))
 	for i, p := range ps {
 		out[i] = p
-		if !strings.HasPrefix(p.Msg, "unknown field") || strings.Contains(p.Msg, "did you mean") {
+		if p.Field != "" {
+			out[i].Field = join(prefix, p.Field)
+		}
+		if !strings.HasPrefix(p.Msg, "unknown field") {
+			continue
+		}
+		if msg := unsupported(out[i].Field); msg != "" {
+			out[i].Msg = msg
+			continue
+		}
+		if strings.Contains(p.Msg, "did you mean") {
 			continue
 		}
 		key := p.Field[strings.LastIndexByte(p.Field, '.')+1:]

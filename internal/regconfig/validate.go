@@ -84,6 +84,24 @@ func (v *validator) http() {
 			v.add("http.host", "want an absolute URL such as https://registry.example.com, got %q", h.Host)
 		}
 	}
+	switch strings.ToLower(h.Net) {
+	case "", "tcp":
+	default:
+		v.add("http.net", "registry:2's http.net %q is not supported by this server (TCP only)", h.Net)
+	}
+	if h.DrainTimeout.invalid != "" || h.DrainTimeout.Duration < 0 {
+		v.positive("http.draintimeout", h.DrainTimeout)
+	}
+	if d := h.Debug; d.Addr != "" {
+		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
+			v.add("http.debug.addr", "want host:port or :port, got %q", d.Addr)
+		} else if d.Addr == h.Addr {
+			v.add("http.debug.addr", "must differ from http.addr: the debug listener is for operators, not for the public port")
+		}
+	}
+	if p := h.Debug.Prometheus.Path; p != "" && (!strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/debug/") || strings.ContainsAny(p, " \t{}")) {
+		v.add("http.debug.prometheus.path", "want a path starting with / and outside /debug/, got %q", p)
+	}
 	if h.Prefix != "" && !strings.HasPrefix(h.Prefix, "/") {
 		v.add("http.prefix", "must start with /, got %q", h.Prefix)
 	}
@@ -150,8 +168,17 @@ func (v *validator) auth() {
 			v.add("auth.token", "set rootcertbundle or jwks (or both): without them no token can be trusted")
 		}
 		v.file("auth.token.rootcertbundle", t.RootCertBundle)
-		if t.JWKS != "" && !strings.HasPrefix(t.JWKS, "https://") && !strings.HasPrefix(t.JWKS, "http://") {
-			v.file("auth.token.jwks", t.JWKS)
+		switch scheme, _, _ := strings.Cut(t.JWKS, "://"); strings.ToLower(scheme) {
+		case "https":
+		case "http":
+			if !t.JWKSInsecureHTTP {
+				v.add("auth.token.jwks", "%s is plain http://: anyone on the way can replace its keys and so forge any token; "+
+					"use https://, a file, or set auth.token.jwksinsecurehttp: true to accept the risk", t.JWKS)
+			}
+		default:
+			if t.JWKS != "" {
+				v.file("auth.token.jwks", t.JWKS)
+			}
 		}
 	}
 }

@@ -96,6 +96,11 @@ func newTokenAuth(t *regconfig.TokenAuth, logger *slog.Logger, now func() time.T
 		opts.Roots = roots
 	}
 	if t.JWKS != "" {
+		// regconfig refuses this too; a config built in code must not
+		// slip past it.
+		if strings.HasPrefix(strings.ToLower(t.JWKS), "http://") && !t.JWKSInsecureHTTP {
+			return nil, fmt.Errorf("auth.token.jwks: %s is plain http:// and auth.token.jwksinsecurehttp is not set", t.JWKS)
+		}
 		src, err := token.NewJWKSSource(t.JWKS, nil, 0, 0)
 		if err != nil {
 			return nil, fmt.Errorf("auth.token.jwks: %w", err)

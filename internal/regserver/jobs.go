@@ -10,8 +10,8 @@ import (
 )
 
 // Run runs the background jobs the config enables until ctx is done:
-// purging abandoned uploads, scheduled garbage collection and the storage
-// health check.
+// purging abandoned uploads, scheduled garbage collection and the periodic
+// storage check.
 func (s *Server) Run(ctx context.Context) error {
 	m := s.cfg.Storage.Maintenance
 	var wg sync.WaitGroup
@@ -31,9 +31,9 @@ func (s *Server) Run(ctx context.Context) error {
 			})
 		})
 	}
-	if h := s.cfg.Health.StorageDriver; h.Enabled {
-		wg.Go(func() { s.watchHealth(ctx, h.Interval.Duration, max(h.Threshold, 1)) })
-	}
+	// The storage check runs whether or not health.storagedriver.enabled
+	// lets it turn the API off: /healthz serves its result.
+	wg.Go(func() { s.watchHealth(ctx, s.cfg.Health.StorageDriver.Interval.Duration) })
 	wg.Wait()
 	return nil
 }

@@ -86,37 +86,42 @@ func breakStorage(t *testing.T, root string) func() {
 }
 
 func TestHealthReflectsStorage(t *testing.T) {
-	tr := newRegistry(t, nil)
+	tr := newRegistry(t, func(c *regconfig.Config) { c.Health.StorageDriver.Threshold = 2 })
 	if resp, b := tr.do(t, request{method: "GET", path: "/healthz"}); resp.StatusCode != 200 {
 		t.Fatalf("healthy store: %d %s", resp.StatusCode, b)
 	}
 	restore := breakStorage(t, tr.root)
+	ctx := context.Background()
+
+	// The periodic check (run here by hand) decides; after threshold
+	// failures in a row /healthz and the API answer 503.
+	tr.srv.checkStorage(ctx)
+	if resp, _ := tr.do(t, request{method: "GET", path: "/healthz"}); resp.StatusCode != 200 {
+		t.Fatalf("one failure of two: /healthz %d", resp.StatusCode)
+	}
+	if resp, _ := tr.do(t, request{method: "GET", path: "/v2/"}); resp.StatusCode != 200 {
+		t.Fatalf("one failure of two: /v2/ %d", resp.StatusCode)
+	}
+	tr.srv.checkStorage(ctx)
 	resp, b := tr.do(t, request{method: "GET", path: "/healthz"})
 	if resp.StatusCode != http.StatusServiceUnavailable || errorCode(b) != codeUnavailable {
-		t.Errorf("broken store: %d %s", resp.StatusCode, b)
+		t.Errorf("two failures of two: /healthz %d %s", resp.StatusCode, b)
 	}
 	if strings.Contains(string(b), tr.root) {
 		t.Errorf("health answer leaks the storage path: %s", b)
 	}
-
-	t.Run("after threshold failures the API answers 503", func(t *testing.T) {
-		ctx := context.Background()
-		failures := tr.srv.checkHealth(ctx, 0, 2)
-		if resp, _ := tr.do(t, request{method: "GET", path: "/v2/"}); resp.StatusCode != 200 {
-			t.Fatalf("one failure of two: %d", resp.StatusCode)
+	if resp, b := tr.do(t, request{method: "GET", path: "/v2/"}); resp.StatusCode != 503 || errorCode(b) != codeUnavailable {
+		t.Fatalf("two failures of two: /v2/ %d %s", resp.StatusCode, b)
+	}
+	restore()
+	if r := tr.srv.checkStorage(ctx); !r.healthy {
+		t.Errorf("unhealthy after a good check: %v", r.err)
+	}
+	for _, path := range []string{"/healthz", "/v2/"} {
+		if resp, _ := tr.do(t, request{method: "GET", path: path}); resp.StatusCode != 200 {
+			t.Errorf("recovered store: %s %d", path, resp.StatusCode)
 		}
-		failures = tr.srv.checkHealth(ctx, failures, 2)
-		if resp, b := tr.do(t, request{method: "GET", path: "/v2/"}); resp.StatusCode != 503 || errorCode(b) != codeUnavailable {
-			t.Fatalf("two failures of two: %d %s", resp.StatusCode, b)
-		}
-		restore()
-		if failures = tr.srv.checkHealth(ctx, failures, 2); failures != 0 {
-			t.Errorf("failures = %d after a good check", failures)
-		}
-		if resp, _ := tr.do(t, request{method: "GET", path: "/v2/"}); resp.StatusCode != 200 {
-			t.Errorf("recovered store: %d", resp.StatusCode)
-		}
-	})
+	}
 }
 
 // counter returns the value of a counter in reg with the given labels.

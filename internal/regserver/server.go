@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -47,9 +46,7 @@ type Server struct {
 	deleteEnabled bool
 	readOnly      bool
 
-	// unhealthy is set by the storage health check after Threshold failures
-	// in a row; the API then answers 503.
-	unhealthy atomic.Bool
+	storage storageHealth // the periodic storage check's result (health.go)
 }
 
 // New builds a server from cfg over store. logger nil discards logs.
@@ -82,6 +79,8 @@ func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger,
 		deleteEnabled: cfg.Storage.Delete.Enabled,
 		readOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
 	}
+	s.storage.threshold = max(cfg.Health.StorageDriver.Threshold, 1)
+	s.storage.gateAPI = cfg.Health.StorageDriver.Enabled
 	if cfg.HTTP.Host != "" && !cfg.HTTP.RelativeURLs {
 		s.base = strings.TrimSuffix(cfg.HTTP.Host, "/")
 	}
@@ -158,7 +157,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if s.unhealthy.Load() {
+	if s.apiDown() {
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "storage is failing its health check")
 	}
 	if s.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {

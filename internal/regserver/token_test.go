@@ -316,7 +316,8 @@ func TestTokensVerifiedAgainstAJWKS(t *testing.T) {
 	for name, location := range map[string]string{"file": file, "URL": served.URL} {
 		t.Run(name, func(t *testing.T) {
 			tr := newRegistry(t, func(c *regconfig.Config) {
-				c.Auth.Token = &regconfig.TokenAuth{Realm: testRealm, Service: testService, Issuer: testIssuer, JWKS: location}
+				c.Auth.Token = &regconfig.TokenAuth{Realm: testRealm, Service: testService, Issuer: testIssuer, JWKS: location,
+					JWKSInsecureHTTP: name == "URL"} // httptest serves plain http
 			})
 			resp, body := tr.do(t, request{method: "GET", path: "/v2/", header: bearerHeader(signed)})
 			if resp.StatusCode != http.StatusOK {
@@ -340,5 +341,22 @@ func TestAutoRedirectPointsTheRealmAtTheRequestHost(t *testing.T) {
 	want := `Bearer realm="http://registry.example:5000/auth/token",service="Docker registry",scope="repository:app:pull"`
 	if got := resp.Header.Get("WWW-Authenticate"); got != want {
 		t.Errorf("challenge\n got %q\nwant %q", got, want)
+	}
+}
+
+// regconfig refuses a plain-http JWKS without jwksinsecurehttp; a config
+// built in code is refused by the server too.
+func TestPlainHTTPJWKSIsRefusedWithoutTheRiskNamed(t *testing.T) {
+	cfg, err := regconfig.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Auth.Token = &regconfig.TokenAuth{Realm: testRealm, Service: testService, Issuer: testIssuer, JWKS: "http://127.0.0.1:1/jwks.json"}
+	store, err := storage.NewFilesystem(t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg, store, nil); err == nil || !strings.Contains(err.Error(), "jwksinsecurehttp") {
+		t.Fatalf("New = %v, want a refusal naming jwksinsecurehttp", err)
 	}
 }

@@ -89,19 +89,37 @@ func Load(path string, out any) (*Doc, error) {
 // problems, and out holds everything that did decode: callers validate it
 // too and report all problems of the file at once, not in rounds.
 func Decode(name string, data []byte, out any) (*Doc, error) {
-	doc := &Doc{File: name}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	root, err := Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil { // empty file: all defaults
+		return &Doc{File: name}, nil
+	}
+	return DecodeNode(name, root, out)
+}
+
+// Parse parses data as one YAML document and returns its top-level node, or
+// nil for an empty document. A syntax error is a Problems naming the line.
+func Parse(name string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Problems{syntaxProblem(name, err)}
 	}
-	if len(root.Content) == 0 { // empty file: all defaults
-		return doc, nil
+	if len(doc.Content) == 0 {
+		return nil, nil
 	}
-	doc.root = root.Content[0]
+	return doc.Content[0], nil
+}
 
+// DecodeNode decodes root, a tree from [Parse] that may have been edited
+// since, strictly into out, as [Decode] does. Problems name the lines the
+// nodes carry.
+func DecodeNode(name string, root *yaml.Node, out any) (*Doc, error) {
+	doc := &Doc{File: name, root: root}
 	var ps Problems
-	checkKnown(name, doc.root, reflect.TypeOf(out), "", &ps)
-	if err := doc.root.Decode(out); err != nil {
+	checkKnown(name, root, reflect.TypeOf(out), "", &ps)
+	if err := root.Decode(out); err != nil {
 		ps = append(ps, decodeProblems(name, err)...)
 	}
 	return doc, ps.Err()
@@ -199,7 +217,7 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, ps *Prob
 		if n.Kind != yaml.MappingNode {
 			return // the decoder reports the type mismatch
 		}
-		fields := structFields(t)
+		fields := Fields(t)
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -245,8 +263,9 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, ps *Prob
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 
-// structFields maps YAML keys to field types, following `yaml:",inline"`.
-func structFields(t reflect.Type) map[string]reflect.Type {
+// Fields maps the YAML keys of struct type t to their field types,
+// following `yaml:",inline"` as the decoder does.
+func Fields(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -264,7 +283,7 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range structFields(ft) {
+				for k, v := range Fields(ft) {
 					fields[k] = v
 				}
 			}

@@ -23,34 +23,63 @@ const (
 )
 
 // JWKSSource is a KeySource reading a JWKS from a file or an http(s) URL.
-// Refreshing is lazy, on the lookup path: the set is reloaded when it is
-// older than the interval, and an unknown kid triggers a reload at most once
-// per minRefetch, so a stream of tokens with made-up kids cannot turn the
-// registry into a request amplifier. A failed reload keeps the last good set.
-// It is safe for concurrent use.
+//
+// Once in use it reloads the set every interval in the background, so a key
+// withdrawn from the JWKS stops verifying at the next reload, and it never
+// makes a lookup wait for a reload: a kid in the current set is answered at
+// once, however slow or hung the JWKS server is. Only a kid missing from
+// the set waits, for one fetch shared by every such caller (single flight)
+// and made at most once per minRefetch, so a stream of tokens with made-up
+// kids cannot turn the registry into a request amplifier. A failed reload
+// keeps the last good set. Generation tells the Verifier when the set has
+// changed, so cached verifications never outlive their key.
+//
+// It is safe for concurrent use. Close stops the background reloads.
 type JWKSSource struct {
 	location   string
 	isURL      bool
 	client     *http.Client
 	interval   time.Duration
 	minRefetch time.Duration
-	now        func() time.Time // time.Now; tests move it
+	now        func() time.Time                     // time.Now; tests move it
+	after      func(time.Duration) <-chan time.Time // time.After; tests tick by hand
 
-	keys atomic.Pointer[map[string]crypto.PublicKey] // nil until the first good load
+	set atomic.Pointer[keySet] // nil until the first good load
 
-	mu        sync.Mutex // serialises reloads and guards the times below
-	loaded    time.Time  // last successful load
-	attempted time.Time  // last load attempt
+	mu        sync.Mutex // guards the fields below; never held while fetching
+	attempted time.Time  // start of the last fetch
+	inflight  *fetchCall // the fetch running now, if any
+	started   bool       // the reload loop runs
+	stop      chan struct{}
 }
+
+// keySet is one loaded JWKS, every key indexed under its published kid and
+// both computed forms.
+type keySet struct {
+	keys map[string]crypto.PublicKey
+	gen  uint64 // bumped whenever a load changes the keys
+}
+
+// fetchCall is one fetch that concurrent callers share.
+type fetchCall struct {
+	done chan struct{}
+	err  error
+}
+
+// errRateLimited is why an unknown kid did not cause a fetch.
+var errRateLimited = errors.New("jwks: fetched less than minRefetch ago")
 
 // NewJWKSSource returns a JWKSSource for location, a file path (or file://
 // URL) or an http:// or https:// URL. client may be nil for a default client
 // with a timeout; interval and minRefetch <= 0 take DefaultJWKSInterval and
 // DefaultJWKSMinRefetch. A file is loaded now and must parse; a URL is
 // fetched on first use, so the registry may start before the token server
-// (call Refresh to probe it at startup).
+// (call Refresh to probe it at startup). Whether plain http:// is
+// acceptable is the caller's decision (the registry's config refuses it
+// unless told).
 func NewJWKSSource(location string, client *http.Client, interval, minRefetch time.Duration) (*JWKSSource, error) {
-	s := &JWKSSource{location: location, client: client, interval: interval, minRefetch: minRefetch, now: time.Now}
+	s := &JWKSSource{location: location, client: client, interval: interval, minRefetch: minRefetch,
+		now: time.Now, after: time.After, stop: make(chan struct{})}
 	if s.interval <= 0 {
 		s.interval = DefaultJWKSInterval
 	}
@@ -75,68 +104,118 @@ func NewJWKSSource(location string, client *http.Client, interval, minRefetch ti
 		// One letter is a Windows drive; anything longer is a scheme we lack.
 		return nil, fmt.Errorf("jwks: unsupported URL scheme %q", u.Scheme)
 	}
-	if err := s.Refresh(context.Background()); err != nil {
+	if err := s.fetch(context.Background(), true); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Key returns the key for kid, reloading the set when it is stale or, rate
-// limited, when kid is unknown.
+// Key returns the key for kid: from the current set at once, else (rate
+// limited) after fetching the set again.
 func (s *JWKSSource) Key(ctx context.Context, kid string) (crypto.PublicKey, bool) {
-	if s.stale() {
-		s.reload(ctx, false)
-	}
+	s.startReloads()
 	if pub, ok := s.lookup(kid); ok {
 		return pub, true
 	}
-	if !s.reload(ctx, true) {
+	if err := s.fetch(ctx, false); err != nil {
 		return nil, false
 	}
 	return s.lookup(kid)
 }
 
-// Refresh loads the set now, regardless of rate limits, and reports why it
-// failed. The last good set stays in use on failure.
+// Refresh loads the set now, regardless of rate limits (joining a fetch
+// already running), and reports why it failed. The last good set stays in
+// use on failure.
 func (s *JWKSSource) Refresh(ctx context.Context) error {
+	s.startReloads()
+	return s.fetch(ctx, true)
+}
+
+// Generation identifies the current set: it changes whenever a reload
+// changes the keys (0 before the first load).
+func (s *JWKSSource) Generation() uint64 {
+	if set := s.set.Load(); set != nil {
+		return set.gen
+	}
+	return 0
+}
+
+// Close stops the background reloads. Lookups still work, from the last set
+// and by fetching for unknown kids.
+func (s *JWKSSource) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.loadLocked(ctx)
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
 }
 
 func (s *JWKSSource) lookup(kid string) (crypto.PublicKey, bool) {
-	m := s.keys.Load()
-	if m == nil {
+	set := s.set.Load()
+	if set == nil {
 		return nil, false
 	}
-	pub, ok := (*m)[kid]
+	pub, ok := set.keys[kid]
 	return pub, ok
 }
 
-func (s *JWKSSource) stale() bool {
+// startReloads starts the reload loop on first use, so a source nobody
+// asks has no goroutine.
+func (s *JWKSSource) startReloads() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.loaded.IsZero() || s.now().Sub(s.loaded) >= s.interval
+	if s.started {
+		return
+	}
+	s.started = true
+	go func() {
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-s.after(s.interval):
+				_ = s.fetch(context.Background(), true)
+			}
+		}
+	}()
 }
 
-// reload loads the set unless an attempt was made within minRefetch (or,
-// when !unknownKid, unless another caller already refreshed it). It reports
-// whether a load succeeded.
-func (s *JWKSSource) reload(ctx context.Context, unknownKid bool) bool {
+// fetch loads the set, sharing a fetch already running. Unless force, it
+// does not start one within minRefetch of the last. The load runs on its
+// own goroutine, outside s.mu: a caller whose ctx ends stops waiting, and
+// the result still serves everyone else.
+func (s *JWKSSource) fetch(ctx context.Context, force bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !unknownKid && !s.loaded.IsZero() && s.now().Sub(s.loaded) < s.interval {
-		return false // refreshed by a concurrent caller
+	c := s.inflight
+	if c == nil {
+		if !force && !s.attempted.IsZero() && s.now().Sub(s.attempted) < s.minRefetch {
+			s.mu.Unlock()
+			return errRateLimited
+		}
+		c = &fetchCall{done: make(chan struct{})}
+		s.inflight, s.attempted = c, s.now()
+		go func() {
+			err := s.load(context.WithoutCancel(ctx))
+			s.mu.Lock()
+			s.inflight = nil
+			c.err = err
+			s.mu.Unlock()
+			close(c.done)
+		}()
 	}
-	if !s.attempted.IsZero() && s.now().Sub(s.attempted) < s.minRefetch {
-		return false
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return s.loadLocked(ctx) == nil
 }
 
-// loadLocked reads, parses and installs the set; s.mu is held.
-func (s *JWKSSource) loadLocked(ctx context.Context) error {
-	s.attempted = s.now()
+// load reads, parses and installs the set.
+func (s *JWKSSource) load(ctx context.Context) error {
 	data, err := s.read(ctx)
 	if err != nil {
 		return fmt.Errorf("jwks %s: %w", s.location, err)
@@ -157,9 +236,28 @@ func (s *JWKSSource) loadLocked(ctx context.Context) error {
 	for kid, pub := range keys {
 		all[kid] = pub
 	}
-	s.keys.Store(&all)
-	s.loaded = s.attempted
+	next := &keySet{keys: all, gen: 1}
+	if old := s.set.Load(); old != nil {
+		next.gen = old.gen
+		if !sameKeys(old.keys, all) {
+			next.gen++
+		}
+	}
+	s.set.Store(next) // only the fetch in flight stores: no lost update
 	return nil
+}
+
+// sameKeys reports whether two indexed sets hold the same keys by kid.
+func sameKeys(a, b map[string]crypto.PublicKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for kid, pub := range a {
+		if other, ok := b[kid]; !ok || !keysEqual(pub, other) {
+			return false
+		}
+	}
+	return true
 }
 
 // read returns the raw document, at most maxJWKSSize bytes.

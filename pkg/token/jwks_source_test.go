@@ -25,6 +25,7 @@ type jwksServer struct {
 	doc      atomic.Pointer[[]byte]
 	status   atomic.Int32
 	requests atomic.Int32
+	gate     atomic.Pointer[chan struct{}] // when set, answers wait for it to close
 }
 
 func newJWKSServer(t *testing.T) *jwksServer {
@@ -32,6 +33,13 @@ func newJWKSServer(t *testing.T) *jwksServer {
 	s.status.Store(http.StatusOK)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		if gate := s.gate.Load(); gate != nil {
+			select {
+			case <-*gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(int(s.status.Load()))
 		if doc := s.doc.Load(); doc != nil {
@@ -72,14 +80,45 @@ func (c *fakeClock) now() time.Time {
 }
 func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
+// manualTicker stands in for time.After in a source's reload loop, so a
+// test decides when the interval has passed.
+type manualTicker struct{ timers chan chan time.Time }
+
+func newManualTicker() *manualTicker { return &manualTicker{timers: make(chan chan time.Time, 1)} }
+
+func (m *manualTicker) after(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	m.timers <- ch
+	return ch
+}
+
+// tick ends the interval the loop is waiting for and returns once the
+// reload it starts has finished (the loop asks for its next timer after).
+func (m *manualTicker) tick() {
+	(<-m.timers) <- time.Time{}
+	m.timers <- <-m.timers
+}
+
+// tickNoWait ends the interval without waiting for the reload.
+func (m *manualTicker) tickNoWait() { (<-m.timers) <- time.Time{} }
+
 func newURLSource(t *testing.T, srv *jwksServer, clock *fakeClock) *JWKSSource {
+	src, _ := newTickedURLSource(t, srv, clock)
+	return src
+}
+
+// newTickedURLSource returns a source whose clock and reload loop the test
+// drives.
+func newTickedURLSource(t *testing.T, srv *jwksServer, clock *fakeClock) (*JWKSSource, *manualTicker) {
 	t.Helper()
 	src, err := NewJWKSSource(srv.URL+"/.well-known/jwks.json", srv.Client(), time.Hour, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.now = clock.now
-	return src
+	ticker := newManualTicker()
+	src.now, src.after = clock.now, ticker.after
+	t.Cleanup(src.Close)
+	return src, ticker
 }
 
 func TestJWKSSourceRefetchesUnknownKidsAtMostOncePerMinRefetch(t *testing.T) {
@@ -88,7 +127,7 @@ func TestJWKSSourceRefetchesUnknownKidsAtMostOncePerMinRefetch(t *testing.T) {
 	a, b, c := newECKey(t), newECKey(t), newECKey(t)
 	srv.publish(t, a)
 	clock := &fakeClock{}
-	src := newURLSource(t, srv, clock)
+	src, ticker := newTickedURLSource(t, srv, clock)
 	if n := srv.requests.Load(); n != 0 {
 		t.Fatalf("a URL source fetched %d times before first use", n)
 	}
@@ -106,15 +145,16 @@ func TestJWKSSourceRefetchesUnknownKidsAtMostOncePerMinRefetch(t *testing.T) {
 		{"unknown kid after minRefetch fetches once", func() { clock.advance(time.Minute) }, b.ID, b, 2},
 		{"second unknown kid within minRefetch does not fetch", nil, c.ID, nil, 2},
 		{"the same unknown kid again does not fetch", nil, "made-up", nil, 2},
-		{"a stale set is reloaded on use", func() { srv.publish(t, c); clock.advance(time.Hour) }, c.ID, c, 3},
+		{"the set is reloaded every interval", func() { srv.publish(t, c); clock.advance(time.Hour); ticker.tick() }, c.ID, c, 3},
 		{"a reload drops withdrawn keys", func() { clock.advance(time.Minute) }, a.ID, nil, 4},
-		{"a failed reload keeps the last good set", func() { srv.status.Store(http.StatusInternalServerError); clock.advance(time.Hour) }, c.ID, c, 5},
+		{"a failed reload keeps the last good set", func() { srv.status.Store(http.StatusInternalServerError); clock.advance(time.Hour); ticker.tick() }, c.ID, c, 5},
 		{"failed reloads are rate limited too", nil, "another-made-up", nil, 5},
 		{"garbage keeps the last good set", func() {
 			srv.status.Store(http.StatusOK)
 			garbage := []byte(`{"keys":[{"kty":"EC","d":"secret"}]}`)
 			srv.doc.Store(&garbage)
 			clock.advance(time.Minute)
+			ticker.tick()
 		}, c.ID, c, 6},
 	}
 	for _, st := range steps {

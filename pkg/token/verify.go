@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -93,6 +94,8 @@ type Verifier struct {
 	leeway  time.Duration
 	now     func() time.Time
 	cache   *tokenCache // nil when disabled
+
+	uncachable atomic.Uint64 // generations for a source without its own
 }
 
 // NewVerifier validates opts and builds a Verifier.
@@ -196,73 +199,94 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	now := v.now()
 	id := sha256.Sum256([]byte(raw))
+	// Read before verifying: a set changing meanwhile makes the entry stale.
+	gen := v.sourceGeneration()
 	if v.cache != nil {
-		if c, ok := v.cache.get(id); ok {
-			if now.After(c.ExpiresAt.Add(v.leeway)) {
-				return nil, invalidf("token expired at %s", c.ExpiresAt.UTC().Format(time.RFC3339))
+		// A hit whose key came from a key set that has changed since is
+		// verified again: the key may have been withdrawn.
+		if e, ok := v.cache.get(id); ok && (!e.fromSource || e.gen == gen) {
+			if now.After(e.claims.ExpiresAt.Add(v.leeway)) {
+				return nil, invalidf("token expired at %s", e.claims.ExpiresAt.UTC().Format(time.RFC3339))
 			}
-			return c.clone(), nil
+			return e.claims.clone(), nil
 		}
 	}
-	c, err := v.verify(ctx, raw, now)
+	c, fromSource, err := v.verify(ctx, raw, now)
 	if err != nil {
 		return nil, err
 	}
 	if v.cache != nil {
-		v.cache.put(id, c.clone())
+		v.cache.put(id, verified{claims: c.clone(), fromSource: fromSource, gen: gen})
 	}
 	return c, nil
 }
 
-// verify does the uncached work of Verify.
-func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Claims, error) {
+// generationer is a KeySource that tells when its keys change, so cached
+// verifications by its keys end with the keys (JWKSSource is one). Results
+// by keys of a source without it are never cached.
+type generationer interface {
+	Generation() uint64
+}
+
+// sourceGeneration returns the key source's generation; for a source that
+// has none, a fresh value each call, so nothing by its keys is reused.
+func (v *Verifier) sourceGeneration() uint64 {
+	if g, ok := v.source.(generationer); ok {
+		return g.Generation()
+	}
+	return v.uncachable.Add(1)
+}
+
+// verify does the uncached work of Verify. fromSource reports that the
+// signing key came from the KeySource.
+func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Claims, bool, error) {
 	parts := strings.SplitN(raw, ".", 3)
 	headerJSON, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
 	if err != nil {
-		return nil, invalidf("header: %v", err)
+		return nil, false, invalidf("header: %v", err)
 	}
 	var h tokenHeader
 	if err := json.Unmarshal(headerJSON, &h); err != nil {
-		return nil, invalidf("header: %v", err)
+		return nil, false, invalidf("header: %v", err)
 	}
 	if h.Alg == "" {
-		return nil, invalidf("header has no alg")
+		return nil, false, invalidf("header has no alg")
 	}
 	if !slices.Contains(verifiableAlgs, h.Alg) {
-		return nil, invalidf("algorithm %q is not accepted", h.Alg)
+		return nil, false, invalidf("algorithm %q is not accepted", h.Alg)
 	}
 	if h.Crit != nil {
 		// RFC 7515 section 4.1.11: extensions we do not understand must fail.
-		return nil, invalidf("header has crit extensions")
+		return nil, false, invalidf("header has crit extensions")
 	}
-	pub, err := v.signingKey(ctx, &h, now)
+	pub, fromSource, err := v.signingKey(ctx, &h, now)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkAlg(h.Alg, pub); err != nil {
-		return nil, invalidf("%v", err)
+		return nil, false, invalidf("%v", err)
 	}
 	sig, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err != nil {
-		return nil, invalidf("signature: %v", err)
+		return nil, false, invalidf("signature: %v", err)
 	}
 	signingInput := raw[:len(parts[0])+1+len(parts[1])]
 	if err := jwt.GetSigningMethod(h.Alg).Verify(signingInput, sig, pub); err != nil {
-		return nil, invalidf("signature: %v", err)
+		return nil, false, invalidf("signature: %v", err)
 	}
 
 	payload, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
 	if err != nil {
-		return nil, invalidf("payload: %v", err)
+		return nil, false, invalidf("payload: %v", err)
 	}
 	var c Claims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, invalidf("payload: %v", err)
+		return nil, false, invalidf("payload: %v", err)
 	}
 	if err := v.checkClaims(&c, now); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &c, nil
+	return &c, fromSource, nil
 }
 
 // checkClaims applies the issuer, audience and time rules.
@@ -288,20 +312,22 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) error {
 	return nil
 }
 
-// signingKey applies the key selection rules atop this file.
-func (v *Verifier) signingKey(ctx context.Context, h *tokenHeader, now time.Time) (crypto.PublicKey, error) {
+// signingKey applies the key selection rules atop this file. fromSource
+// reports that the key came from the KeySource.
+func (v *Verifier) signingKey(ctx context.Context, h *tokenHeader, now time.Time) (pub crypto.PublicKey, fromSource bool, err error) {
 	switch {
 	case len(h.X5c) > 0:
-		return v.chainKey(h.X5c, now)
+		pub, err = v.chainKey(h.X5c, now)
+		return pub, false, err
 	case h.JWK != nil:
 		return v.embeddedKey(ctx, h)
 	case h.Kid != "":
-		if pub, ok := v.lookup(ctx, h.Kid); ok {
-			return pub, nil
+		if pub, fromSource, ok := v.lookup(ctx, h.Kid); ok {
+			return pub, fromSource, nil
 		}
-		return nil, invalidf("unknown signing key %q", h.Kid)
+		return nil, false, invalidf("unknown signing key %q", h.Kid)
 	}
-	return nil, invalidf("header names no trusted signing key (x5c, jwk or kid)")
+	return nil, false, invalidf("header names no trusted signing key (x5c, jwk or kid)")
 }
 
 // chainKey verifies an x5c chain against the roots and returns the leaf key.
@@ -343,39 +369,39 @@ func (v *Verifier) chainKey(x5c []string, now time.Time) (crypto.PublicKey, erro
 }
 
 // embeddedKey accepts a header jwk only if it equals a trusted key.
-func (v *Verifier) embeddedKey(ctx context.Context, h *tokenHeader) (crypto.PublicKey, error) {
+func (v *Verifier) embeddedKey(ctx context.Context, h *tokenHeader) (crypto.PublicKey, bool, error) {
 	j, err := parseJWK(h.JWK)
 	if err != nil {
-		return nil, invalidf("jwk: %v", err)
+		return nil, false, invalidf("jwk: %v", err)
 	}
 	j.X5c = nil // never trusted here; only the key matters
 	pub, err := j.PublicKey()
 	if err != nil {
-		return nil, invalidf("%v", err)
+		return nil, false, invalidf("%v", err)
 	}
 	ids := computedIDs(pub)
 	if h.Kid != "" {
 		ids = append(ids, h.Kid)
 	}
 	for _, id := range ids {
-		if t, ok := v.lookup(ctx, id); ok && keysEqual(t, pub) {
-			return t, nil
+		if t, fromSource, ok := v.lookup(ctx, id); ok && keysEqual(t, pub) {
+			return t, fromSource, nil
 		}
 	}
-	return nil, invalidf("embedded jwk is not a trusted key")
+	return nil, false, invalidf("embedded jwk is not a trusted key")
 }
 
 // lookup finds a trusted key by kid: the static set first, then the source.
-func (v *Verifier) lookup(ctx context.Context, kid string) (crypto.PublicKey, bool) {
+func (v *Verifier) lookup(ctx context.Context, kid string) (pub crypto.PublicKey, fromSource, ok bool) {
 	if pub, ok := v.trusted[kid]; ok {
-		return pub, true
+		return pub, false, true
 	}
 	if v.source != nil {
 		if pub, ok := v.source.Key(ctx, kid); ok && checkPublicKey(pub) == nil {
-			return pub, true
+			return pub, true, true
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
 
 func invalidf(format string, args ...any) error {

@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"os"
@@ -20,9 +21,21 @@ import (
 type cacheFixture struct {
 	t      *testing.T
 	path   string
-	source *token.JWKSSource
+	source *countingSource
 	clock  atomic.Int64 // seconds after testNow
 	v      *token.Verifier
+}
+
+// countingSource counts the key lookups a Verifier makes: a verification
+// served from the cache makes none.
+type countingSource struct {
+	*token.JWKSSource // its Generation too
+	lookups           atomic.Int32
+}
+
+func (c *countingSource) Key(ctx context.Context, kid string) (crypto.PublicKey, bool) {
+	c.lookups.Add(1)
+	return c.JWKSSource.Key(ctx, kid)
 }
 
 func newCacheFixture(t *testing.T, cacheSize int) *cacheFixture {
@@ -32,9 +45,10 @@ func newCacheFixture(t *testing.T, cacheSize int) *cacheFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.source = src
+	t.Cleanup(src.Close)
+	f.source = &countingSource{JWKSSource: src}
 	f.v, err = token.NewVerifier(token.VerifierOptions{
-		Issuer: testIssuer, Service: testService, KeySource: src, CacheSize: cacheSize,
+		Issuer: testIssuer, Service: testService, KeySource: f.source, CacheSize: cacheSize,
 		Now: func() time.Time { return testNow.Add(time.Duration(f.clock.Load()) * time.Second) },
 	})
 	if err != nil {
@@ -75,6 +89,13 @@ func (f *cacheFixture) verify(raw string) (*token.Claims, error) {
 	return f.v.Verify(context.Background(), raw)
 }
 
+// verifyCounting verifies raw and returns how many key lookups it took.
+func (f *cacheFixture) verifyCounting(raw string) (int32, error) {
+	before := f.source.lookups.Load()
+	_, err := f.verify(raw)
+	return f.source.lookups.Load() - before, err
+}
+
 func TestVerifiedTokensAreServedFromCacheUntilExpiry(t *testing.T) {
 	f := newCacheFixture(t, 0)
 	raw := f.token("one")
@@ -95,21 +116,34 @@ func TestVerifiedTokensAreServedFromCacheUntilExpiry(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(second, third) {
 		t.Fatalf("a caller's change reached the cache: %+v, %v", third, err)
 	}
+	if n := f.source.lookups.Load(); n != 1 {
+		t.Fatalf("three verifications of one token looked up the key %d times, want 1", n)
+	}
 
+	f.clock.Store(5*60 + 59) // exp + 59s: still within leeway
+	if n, err := f.verifyCounting(raw); err != nil || n != 0 {
+		t.Fatalf("cached token within leeway: %v after %d lookups, want accepted from the cache", err, n)
+	}
+	f.clock.Store(5*60 + 61)
+	if n, err := f.verifyCounting(raw); !errors.Is(err, token.ErrInvalidToken) || n != 0 {
+		t.Fatalf("cached token after exp + leeway: %v after %d lookups, want refused by the cache", err, n)
+	}
+}
+
+// A key withdrawn from the JWKS ends the verifications cached by it: the
+// next use verifies again, against the new set, and fails.
+func TestWithdrawnKeyEndsCachedVerifications(t *testing.T) {
+	f := newCacheFixture(t, 0)
+	raw := f.token("one")
+	if _, err := f.verify(raw); err != nil {
+		t.Fatal(err)
+	}
 	f.withdraw()
 	if _, err := f.verify(f.token("two")); !errors.Is(err, token.ErrInvalidToken) {
 		t.Fatalf("withdrawn key still verifies new tokens: %v", err)
 	}
-	if _, err := f.verify(raw); err != nil {
-		t.Fatalf("cached token rejected before expiry: %v", err)
-	}
-	f.clock.Store(5*60 + 59) // exp + 59s: still within leeway
-	if _, err := f.verify(raw); err != nil {
-		t.Fatalf("cached token rejected within leeway: %v", err)
-	}
-	f.clock.Store(5*60 + 61)
 	if _, err := f.verify(raw); !errors.Is(err, token.ErrInvalidToken) {
-		t.Fatalf("cached token accepted after exp + leeway: %v", err)
+		t.Fatalf("withdrawn key still verifies a cached token: %v", err)
 	}
 }
 
@@ -121,20 +155,21 @@ func TestVerifierCacheIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.withdraw()
-	if _, err := f.verify(a); !errors.Is(err, token.ErrInvalidToken) {
-		t.Fatalf("evicted token still verifies: %v", err)
+	if n, err := f.verifyCounting(b); err != nil || n != 0 {
+		t.Fatalf("most recent token: %v after %d lookups, want it kept in the cache", err, n)
 	}
-	if _, err := f.verify(b); err != nil {
-		t.Fatalf("most recent token was not kept: %v", err)
+	if n, err := f.verifyCounting(a); err != nil || n != 1 {
+		t.Fatalf("evicted token: %v after %d lookups, want verified again", err, n)
 	}
 }
 
 func TestVerifierCacheCanBeDisabled(t *testing.T) {
 	f := newCacheFixture(t, -1)
 	raw := f.token("a")
-	if _, err := f.verify(raw); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if n, err := f.verifyCounting(raw); err != nil || n != 1 {
+			t.Fatalf("with the cache off: %v after %d lookups, want a lookup each time", err, n)
+		}
 	}
 	f.withdraw()
 	if _, err := f.verify(raw); !errors.Is(err, token.ErrInvalidToken) {
