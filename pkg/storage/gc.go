@@ -122,7 +122,9 @@ type repoMarks struct {
 // marking its manifests. The second pass (again=true) treats revisions not
 // seen in the first as roots: they were pushed while we were marking.
 func (g *collector) scan(ctx context.Context, again bool) error {
+	visited := false
 	err := g.s.d.Walk(ctx, reposRoot, func(fi FileInfo) error {
+		visited = true
 		if !fi.IsDir {
 			return nil
 		}
@@ -146,7 +148,15 @@ func (g *collector) scan(ctx context.Context, again bool) error {
 		}
 		return ErrSkipDir
 	})
-	return ignoreNotFound(err)
+	if errors.Is(err, ErrPathNotFound) && !visited {
+		return nil // no repository yet
+	}
+	// Anything else, "not found" included, means marking did not see
+	// every repository, and sweeping would delete what it missed.
+	if err != nil {
+		return fmt.Errorf("gc: mark: %w", err)
+	}
+	return nil
 }
 
 func (g *collector) collectLayerLinks(ctx context.Context, repo string) error {
@@ -169,13 +179,16 @@ func (g *collector) markRepo(ctx context.Context, repo string, again bool) error
 	}
 	var roots []digest.Digest
 	err := g.s.walkLinks(ctx, revisionsPath(repo), 2, func(link string) error {
-		d, err := g.s.readLink(ctx, link)
-		if err != nil {
-			return nil
+		d, ok, err := g.s.readLinkIfPresent(ctx, link)
+		if err != nil || !ok {
+			return err
 		}
 		fi, err := g.s.d.Stat(ctx, link)
+		if errors.Is(err, ErrPathNotFound) {
+			return nil // deleted by a client since it was read
+		}
 		if err != nil {
-			return nil
+			return err
 		}
 		_, seen := rm.revisions[d]
 		rm.revisions[d] = fi.ModTime
@@ -202,14 +215,16 @@ func (g *collector) markRepo(ctx context.Context, repo string, again bool) error
 	return nil
 }
 
-// tagged returns the digests repo's tags currently point at.
+// tagged returns the digests repo's tags currently point at. A tag that
+// cannot be read is an error, never "untagged".
 func (g *collector) tagged(ctx context.Context, repo string) (map[digest.Digest]bool, error) {
 	out := map[digest.Digest]bool{}
 	err := g.s.walkTagLinks(ctx, tagsPath(repo), func(link string) error {
-		if d, err := g.s.readLink(ctx, link); err == nil {
+		d, ok, err := g.s.readLinkIfPresent(ctx, link)
+		if ok {
 			out[d] = true
 		}
-		return nil
+		return err
 	})
 	return out, ignoreNotFound(err)
 }
@@ -225,7 +240,9 @@ func (g *collector) keep(ctx context.Context, rm *repoMarks, d digest.Digest) er
 		if rm.kept[d] || checkDigest(d) != nil {
 			continue
 		}
-		if _, err := g.s.readLink(ctx, revisionLinkPath(rm.name, d)); err != nil {
+		if _, ok, err := g.s.readLinkIfPresent(ctx, revisionLinkPath(rm.name, d)); err != nil {
+			return err
+		} else if !ok {
 			continue // a child or referrer that is not (or no longer) here
 		}
 		rm.kept[d] = true
@@ -247,10 +264,11 @@ func (g *collector) keep(ctx context.Context, rm *repoMarks, d digest.Digest) er
 		}
 		stack = append(stack, refs.Children...)
 		err = g.s.walkLinks(ctx, referrersOfPath(rm.name, d), 2, func(link string) error {
-			if r, err := g.s.readLink(ctx, link); err == nil {
+			r, ok, err := g.s.readLinkIfPresent(ctx, link)
+			if ok {
 				stack = append(stack, r)
 			}
-			return nil
+			return err
 		})
 		if ignoreNotFound(err) != nil {
 			return err
