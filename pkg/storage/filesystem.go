@@ -228,12 +228,13 @@ func (d *FilesystemDriver) Writer(_ context.Context, p string, appendMode bool) 
 		f.Close()
 		return nil, wrap(p, err)
 	}
-	return &fileWriter{f: f, size: size}, nil
+	return &fileWriter{f: f, size: size, opened: size}, nil
 }
 
 type fileWriter struct {
 	f      *os.File
 	size   int64
+	opened int64 // size when opened, what Discard goes back to
 	closed bool
 }
 
@@ -265,6 +266,20 @@ func (w *fileWriter) Commit(context.Context) error {
 		return err
 	}
 	return w.Close()
+}
+
+// Discard truncates the file to its size when opened, durably: a crash
+// must not bring back bytes a failed request left.
+func (w *fileWriter) Discard(context.Context) error {
+	if w.closed {
+		return os.ErrClosed
+	}
+	defer w.Close()
+	if err := w.f.Truncate(w.opened); err != nil {
+		return err
+	}
+	w.size = w.opened
+	return w.f.Sync()
 }
 
 func (w *fileWriter) Cancel(context.Context) error {

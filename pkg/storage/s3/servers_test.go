@@ -72,10 +72,19 @@ func (s *server) newDriver(t testing.TB, cfg Config) *Driver {
 
 // eachServer runs f as a subtest per server kind; kinds not installed are
 // skipped with the installation hint.
-func eachServer(t *testing.T, f func(t *testing.T, s *server)) {
+func eachServer(t *testing.T, f func(t *testing.T, s *server)) { forServers(t, false, f) }
+
+// everyServer is eachServer for tests that guard data: a kind that is not
+// installed fails them.
+func everyServer(t *testing.T, f func(t *testing.T, s *server)) { forServers(t, true, f) }
+
+func forServers(t *testing.T, required bool, f func(t *testing.T, s *server)) {
 	for _, kind := range testkit.S3Kinds {
 		t.Run(kind.Name, func(t *testing.T) {
 			s := running[kind.Name]
+			if s == nil && required {
+				t.Fatal(missing[kind.Name])
+			}
 			if s == nil {
 				t.Skip(missing[kind.Name])
 			}

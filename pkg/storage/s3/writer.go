@@ -303,6 +303,22 @@ func (w *writer) Commit(ctx context.Context) error {
 	return w.persist(context.WithoutCancel(ctx))
 }
 
+// Discard closes the writer without persisting: the file keeps the state
+// it had when opened. A part already uploaded into an upload we continue is
+// not listed in the head, so it is overwritten by the next writer's part of
+// the same number or dropped when the upload completes; an upload this
+// writer created is aborted.
+func (w *writer) Discard(ctx context.Context) error {
+	if w.closed {
+		return errClosed
+	}
+	w.closed = true
+	w.wait()
+	w.cleanup(context.WithoutCancel(ctx))
+	w.size, w.buf = 0, nil
+	return nil
+}
+
 // Cancel drops the upload and removes the file.
 func (w *writer) Cancel(ctx context.Context) error {
 	w.closed = true
