@@ -16,14 +16,23 @@ import (
 // without reading an answer: a client that dies mid-body.
 func rawRequest(t *testing.T, addr, head string, body []byte) {
 	t.Helper()
+	c, err := rawSend(t, addr, head, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
+
+// rawSend dials addr and writes head and body; the caller closes the
+// connection, also on a write error.
+func rawSend(t *testing.T, addr, head string, body []byte) (net.Conn, error) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if _, err := c.Write(append([]byte(head), body...)); err != nil {
-		t.Fatal(err)
-	}
+	_, err = c.Write(append([]byte(head), body...))
+	return c, err
 }
 
 // waitRequests waits until the access log holds n finished requests with
