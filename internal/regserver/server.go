@@ -45,6 +45,8 @@ type Server struct {
 	headers       http.Header
 	deleteEnabled bool
 	readOnly      bool
+	// leaseHolder names this process in the garbage collection lease.
+	leaseHolder string
 
 	// unhealthy is set by the storage health check after Threshold failures
 	// in a row; the API then answers 503.
@@ -73,6 +75,7 @@ func New(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger) (*Ser
 		headers:       cfg.HTTP.Headers.Clone(),
 		deleteEnabled: cfg.Storage.Delete.Enabled,
 		readOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
+		leaseHolder:   storage.LeaseHolder("registry serve"),
 	}
 	if cfg.HTTP.Host != "" && !cfg.HTTP.RelativeURLs {
 		s.base = strings.TrimSuffix(cfg.HTTP.Host, "/")

@@ -124,6 +124,13 @@ func (d *FilesystemDriver) putScratch(p string, content []byte) error {
 // put replaces p through a temporary file and a rename; durable adds the
 // file and directory syncs that make the result survive a crash.
 func (d *FilesystemDriver) put(p string, content []byte, durable bool) error {
+	return d.putWith(p, content, durable, os.Rename)
+}
+
+// putWith writes content to a temporary file beside p and calls install to
+// put it in place (a rename, or a link that fails if p exists); install
+// leaves no temporary file behind when it succeeds.
+func (d *FilesystemDriver) putWith(p string, content []byte, durable bool, install func(tmp, fp string) error) error {
 	fp, err := d.full(p)
 	if err != nil {
 		return err
@@ -154,7 +161,7 @@ func (d *FilesystemDriver) put(p string, content []byte, durable bool) error {
 		return f.Close()
 	}()
 	if err == nil {
-		err = os.Rename(tmp, fp)
+		err = install(tmp, fp)
 	}
 	if err != nil {
 		os.Remove(tmp)

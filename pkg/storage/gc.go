@@ -34,6 +34,15 @@ type GCOptions struct {
 	GracePeriod time.Duration
 	// Logger receives one line per removal; nil uses the store's logger.
 	Logger *slog.Logger
+	// Holder, when not "", makes the collection take the storage's
+	// garbage collection lease under that name first (see AcquireGCLease),
+	// renew it while it runs and release it at the end. A lease another
+	// collector holds makes it return a *LeaseHeldError having done
+	// nothing. A dry run takes no lease.
+	Holder string
+	// LeaseTTL is the lease's life between renewals; 0 means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // GCResult tells what a collection removed (or, in a dry run, would remove).
@@ -63,6 +72,28 @@ type GCResult struct {
 // old blob protects it. Across processes (CLI collection while a server
 // runs) the locks do not apply and the grace period alone protects pushes.
 func (s *Store) GarbageCollect(ctx context.Context, opts GCOptions) (GCResult, error) {
+	if opts.Holder == "" || opts.DryRun {
+		return s.collect(ctx, opts)
+	}
+	ttl := opts.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	lease, err := s.AcquireGCLease(ctx, opts.Holder, ttl, time.Now())
+	if err != nil {
+		return GCResult{}, err
+	}
+	ctx, release := s.keepLease(ctx, lease, ttl)
+	res, err := s.collect(ctx, opts)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // the lease was lost: say so rather than "canceled"
+	}
+	release()
+	return res, err
+}
+
+// collect is GarbageCollect without the lease.
+func (s *Store) collect(ctx context.Context, opts GCOptions) (GCResult, error) {
 	grace := opts.GracePeriod
 	if grace == 0 {
 		grace = DefaultGracePeriod
