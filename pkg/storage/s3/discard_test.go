@@ -39,6 +39,9 @@ func TestWriterDiscardKeepsTheFileAsOpened(t *testing.T) {
 				if err := w.Discard(ctx); err != nil {
 					t.Fatal(err)
 				}
+				if w.Size() != int64(len(before)) {
+					t.Errorf("writer size after Discard = %d, want %d", w.Size(), len(before))
+				}
 				if got := statSize(t, d, p); got != int64(len(before)) {
 					t.Fatalf("size after Discard = %d, want %d", got, len(before))
 				}

@@ -52,7 +52,7 @@ func (d *Driver) Writer(ctx context.Context, p string, appendMode bool) (storage
 	if err != nil {
 		return nil, err
 	}
-	w.guard, w.size = st.etag, st.size
+	w.guard, w.size, w.opened = st.etag, st.size, st.size
 	switch {
 	case !st.exists:
 	case st.head != nil:
@@ -92,6 +92,7 @@ type writer struct {
 	spare   []byte
 	pending *inflight
 	size    int64
+	opened  int64 // size when opened, what Discard goes back to
 	dirty   bool
 	closed  bool
 	err     error // sticky: a part upload failed
@@ -315,7 +316,7 @@ func (w *writer) Discard(ctx context.Context) error {
 	w.closed = true
 	w.wait()
 	w.cleanup(context.WithoutCancel(ctx))
-	w.size, w.buf = 0, nil
+	w.size, w.buf = w.opened, nil
 	return nil
 }
 
