@@ -145,6 +145,24 @@ func TestOversizedManifestWithExpectIsRefusedBeforeTheBody(t *testing.T) {
 			t.Fatalf("the client sent %d bytes of the body", n)
 		}
 	})
+	t.Run("within the limit it is accepted", func(t *testing.T) {
+		m := tr.testImage(t, "app", "expect")
+		req, err := http.NewRequest("PUT", tr.URL+"/v2/app/manifests/small", bytes.NewReader(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", manifest.MediaTypeOCIManifest)
+		req.Header.Set("Expect", "100-continue")
+		client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Hour}}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s, want 201", resp.Status)
+		}
+	})
 }
 
 // A body that goes on and on is read up to httpbody.DrainLimit, no
