@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +55,16 @@ func garbageCollect(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	res, err := store.GarbageCollect(ctx, storage.GCOptions{DryRun: dryRun, DeleteUntagged: untagged, GracePeriod: grace, Logger: logger})
+	res, err := store.GarbageCollect(ctx, storage.GCOptions{
+		DryRun: dryRun, DeleteUntagged: untagged, GracePeriod: grace, Logger: logger,
+		Holder: storage.LeaseHolder("registry garbage-collect"),
+	})
+	var held *storage.LeaseHeldError
+	if errors.As(err, &held) {
+		fmt.Fprintf(stderr, "garbage collection refused: another collection holds the lease: %s, until %s; run again once it is done (a dead holder's lease expires then)\n",
+			held.Lease.Holder, held.Lease.Expires.UTC().Format(time.RFC3339))
+		return 1
+	}
 	verb := "deleted"
 	if dryRun {
 		verb = "would delete"

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 
+	"github.com/wharf-registry/wharf/internal/httpbody"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
 
@@ -28,16 +30,21 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, snap *snapsh
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
-				Msg: fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
-		}
+	// httpbody.Read, so that a client still sending a huge form reads the
+	// 413 rather than a reset.
+	body, err := httpbody.Read(w, r, maxFormBytes)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
+			Msg: fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
+	}
+	if err != nil {
 		return badRequest("invalid_request", "malformed form body")
 	}
-	f := r.PostForm // never the query string: credentials belong in the body
+	f, err := url.ParseQuery(string(body)) // never the query string: credentials belong in the body
+	if err != nil {
+		return badRequest("invalid_request", "malformed form body")
+	}
 	req.service = f.Get("service")
 	req.clientID = f.Get("client_id")
 	req.offline = f.Get("access_type") == "offline"

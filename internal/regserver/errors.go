@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"syscall"
@@ -128,6 +129,9 @@ func asError(err error) *Error {
 		e = wrap(http.StatusBadRequest, codeManifestInvalid, "manifest invalid")
 		e.Detail = err.Error()
 		return e
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// A body shorter than its Content-Length: the client broke off.
+		return wrap(http.StatusBadRequest, codeBlobUploadInvalid, "the request body ended before its announced length")
 	case errors.Is(err, context.Canceled):
 		return wrap(499, codeUnknown, "request canceled")
 	case storageFull(err):

@@ -2,6 +2,7 @@ package regserver
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -44,8 +45,19 @@ func (s *Server) CollectGarbage(ctx context.Context, opts storage.GCOptions) (st
 	if opts.Logger == nil {
 		opts.Logger = s.logger
 	}
+	if opts.Holder == "" {
+		opts.Holder = s.leaseHolder
+	}
 	started := time.Now()
 	res, err := s.store.GarbageCollect(ctx, opts)
+	var held *storage.LeaseHeldError
+	if errors.As(err, &held) {
+		// Another replica (or a garbage-collect command) is collecting.
+		s.metrics.gcRuns.WithLabelValues("skipped").Inc()
+		s.logger.Info("garbage collection skipped: another collector holds the lease",
+			"holder", held.Lease.Holder, "until", held.Lease.Expires)
+		return res, err
+	}
 	s.metrics.observeGC(res, err)
 	if err != nil {
 		s.logger.Error("garbage collection failed", "err", err)

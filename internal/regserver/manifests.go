@@ -2,12 +2,12 @@ package regserver
 
 import (
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/wharf-registry/wharf/internal/httpbody"
 	"github.com/wharf-registry/wharf/pkg/manifest"
 	"github.com/wharf-registry/wharf/pkg/reference"
 )
@@ -115,10 +115,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, codeManifestInvalid, "invalid tag %q in the tag parameter", t)
 		}
 	}
-	if r.ContentLength > manifest.MaxSize {
-		return tooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, manifest.MaxSize))
+	body, err := httpbody.Read(w, r, manifest.MaxSize)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

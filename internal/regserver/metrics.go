@@ -55,7 +55,7 @@ func newMetrics() *metrics {
 		}),
 		gcRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "gc_runs_total",
-			Help: "Scheduled garbage collections, by result (ok, error).",
+			Help: "Scheduled garbage collections, by result (ok, error, skipped: another collector held the lease).",
 		}, []string{"result"}),
 		gcBytesFreed: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "gc_bytes_freed_total",

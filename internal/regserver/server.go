@@ -45,6 +45,8 @@ type Server struct {
 	headers       http.Header
 	deleteEnabled bool
 	readOnly      bool
+	// leaseHolder names this process in the garbage collection lease.
+	leaseHolder string
 
 	storage storageHealth // the periodic storage check's result (health.go)
 }
@@ -78,6 +80,7 @@ func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger,
 		headers:       cfg.HTTP.Headers.Clone(),
 		deleteEnabled: cfg.Storage.Delete.Enabled,
 		readOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
+		leaseHolder:   storage.LeaseHolder("registry serve"),
 	}
 	s.storage.threshold = max(cfg.Health.StorageDriver.Threshold, 1)
 	s.storage.gateAPI = cfg.Health.StorageDriver.Enabled

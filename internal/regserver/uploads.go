@@ -227,13 +227,46 @@ func (s *Server) appendChunk(r *http.Request, name string, u *storage.Upload) (i
 		if r.ContentLength >= 0 && r.ContentLength != length {
 			return 0, errorf(http.StatusBadRequest, codeSizeInvalid, "Content-Length %d does not match Content-Range %q", r.ContentLength, cr)
 		}
-		body = io.LimitReader(r.Body, length)
+		body = &exactReader{r: r.Body, n: length}
 	}
 	size, err := u.Append(r.Context(), start, body)
-	if errors.Is(err, storage.ErrRangeInvalid) {
+	switch {
+	case errors.Is(err, storage.ErrRangeInvalid):
 		return 0, s.rangeError(name, u.ID(), size)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// Nothing of the chunk was kept; Range says where to resume.
+		e := errorf(http.StatusBadRequest, codeBlobUploadInvalid, "the body ended before its announced length; nothing of it was kept").
+			withHeader("Location", s.url("/v2/"+name+"/blobs/uploads/"+u.ID())).
+			withHeader("Range", uploadRange(size)).
+			withHeader("Docker-Upload-Uuid", u.ID())
+		e.Err = err
+		return 0, e
 	}
 	return size, err
+}
+
+// exactReader reads exactly n bytes of r: an end before them is
+// io.ErrUnexpectedEOF, as net/http reports a body shorter than its
+// Content-Length, so a chunked body shorter than its Content-Range is not
+// taken for a whole chunk either.
+type exactReader struct {
+	r io.Reader
+	n int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.n {
+		p = p[:e.n]
+	}
+	n, err := e.r.Read(p)
+	e.n -= int64(n)
+	if err == io.EOF && e.n > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 // rangeError is the 416 for a chunk that does not start where the session

@@ -40,14 +40,18 @@ type Driver interface {
 }
 
 // FileWriter writes one file. Content becomes durable with Commit; Close
-// without Commit keeps what was written (an upload may resume), Cancel
-// removes the file.
+// without Commit keeps what was written (an upload may resume), Discard
+// drops it, Cancel removes the file.
 type FileWriter interface {
 	io.WriteCloser
 	// Size is the file's size including content written before opening.
 	Size() int64
 	// Commit makes everything written durable (fsync) and closes the writer.
 	Commit(ctx context.Context) error
+	// Discard drops everything written through this writer, leaving the
+	// file as it was when opened, and closes the writer: a chunk whose
+	// request body broke off is not appended.
+	Discard(ctx context.Context) error
 	// Cancel removes the file and closes the writer.
 	Cancel(ctx context.Context) error
 }

@@ -124,6 +124,13 @@ func (d *FilesystemDriver) putScratch(p string, content []byte) error {
 // put replaces p through a temporary file and a rename; durable adds the
 // file and directory syncs that make the result survive a crash.
 func (d *FilesystemDriver) put(p string, content []byte, durable bool) error {
+	return d.putWith(p, content, durable, os.Rename)
+}
+
+// putWith writes content to a temporary file beside p and calls install to
+// put it in place (a rename, or a link that fails if p exists); install
+// leaves no temporary file behind when it succeeds.
+func (d *FilesystemDriver) putWith(p string, content []byte, durable bool, install func(tmp, fp string) error) error {
 	fp, err := d.full(p)
 	if err != nil {
 		return err
@@ -154,7 +161,7 @@ func (d *FilesystemDriver) put(p string, content []byte, durable bool) error {
 		return f.Close()
 	}()
 	if err == nil {
-		err = os.Rename(tmp, fp)
+		err = install(tmp, fp)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -204,72 +211,6 @@ func (d *FilesystemDriver) OpenFile(_ context.Context, p string) (*os.File, erro
 	}
 	f, err := os.Open(fp)
 	return f, wrap(p, err)
-}
-
-// Writer opens p for writing, appending or truncating.
-func (d *FilesystemDriver) Writer(_ context.Context, p string, appendMode bool) (FileWriter, error) {
-	fp, err := d.full(p)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(fp), 0o755); err != nil {
-		return nil, wrap(p, err)
-	}
-	flags := os.O_WRONLY | os.O_CREATE
-	if !appendMode {
-		flags |= os.O_TRUNC
-	}
-	f, err := os.OpenFile(fp, flags, 0o644)
-	if err != nil {
-		return nil, wrap(p, err)
-	}
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		f.Close()
-		return nil, wrap(p, err)
-	}
-	return &fileWriter{f: f, size: size}, nil
-}
-
-type fileWriter struct {
-	f      *os.File
-	size   int64
-	closed bool
-}
-
-func (w *fileWriter) Write(b []byte) (int, error) {
-	if w.closed {
-		return 0, os.ErrClosed
-	}
-	n, err := w.f.Write(b)
-	w.size += int64(n)
-	return n, err
-}
-
-func (w *fileWriter) Size() int64 { return w.size }
-
-func (w *fileWriter) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	return w.f.Close()
-}
-
-func (w *fileWriter) Commit(context.Context) error {
-	if w.closed {
-		return os.ErrClosed
-	}
-	if err := w.f.Sync(); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
-}
-
-func (w *fileWriter) Cancel(context.Context) error {
-	w.Close()
-	return os.Remove(w.f.Name())
 }
 
 // Stat describes p.

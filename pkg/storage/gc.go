@@ -34,6 +34,15 @@ type GCOptions struct {
 	GracePeriod time.Duration
 	// Logger receives one line per removal; nil uses the store's logger.
 	Logger *slog.Logger
+	// Holder, when not "", makes the collection take the storage's
+	// garbage collection lease under that name first (see AcquireGCLease),
+	// renew it while it runs and release it at the end. A lease another
+	// collector holds makes it return a *LeaseHeldError having done
+	// nothing. A dry run takes no lease.
+	Holder string
+	// LeaseTTL is the lease's life between renewals; 0 means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // GCResult tells what a collection removed (or, in a dry run, would remove).
@@ -63,6 +72,28 @@ type GCResult struct {
 // old blob protects it. Across processes (CLI collection while a server
 // runs) the locks do not apply and the grace period alone protects pushes.
 func (s *Store) GarbageCollect(ctx context.Context, opts GCOptions) (GCResult, error) {
+	if opts.Holder == "" || opts.DryRun {
+		return s.collect(ctx, opts)
+	}
+	ttl := opts.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	lease, err := s.AcquireGCLease(ctx, opts.Holder, ttl, time.Now())
+	if err != nil {
+		return GCResult{}, err
+	}
+	ctx, release := s.keepLease(ctx, lease, ttl)
+	res, err := s.collect(ctx, opts)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // the lease was lost: say so rather than "canceled"
+	}
+	release()
+	return res, err
+}
+
+// collect is GarbageCollect without the lease.
+func (s *Store) collect(ctx context.Context, opts GCOptions) (GCResult, error) {
 	grace := opts.GracePeriod
 	if grace == 0 {
 		grace = DefaultGracePeriod
@@ -122,7 +153,9 @@ type repoMarks struct {
 // marking its manifests. The second pass (again=true) treats revisions not
 // seen in the first as roots: they were pushed while we were marking.
 func (g *collector) scan(ctx context.Context, again bool) error {
+	visited := false
 	err := g.s.d.Walk(ctx, reposRoot, func(fi FileInfo) error {
+		visited = true
 		if !fi.IsDir {
 			return nil
 		}
@@ -146,7 +179,15 @@ func (g *collector) scan(ctx context.Context, again bool) error {
 		}
 		return ErrSkipDir
 	})
-	return ignoreNotFound(err)
+	if errors.Is(err, ErrPathNotFound) && !visited {
+		return nil // no repository yet
+	}
+	// Anything else, "not found" included, means marking did not see
+	// every repository, and sweeping would delete what it missed.
+	if err != nil {
+		return fmt.Errorf("gc: mark: %w", err)
+	}
+	return nil
 }
 
 func (g *collector) collectLayerLinks(ctx context.Context, repo string) error {
@@ -169,13 +210,16 @@ func (g *collector) markRepo(ctx context.Context, repo string, again bool) error
 	}
 	var roots []digest.Digest
 	err := g.s.walkLinks(ctx, revisionsPath(repo), 2, func(link string) error {
-		d, err := g.s.readLink(ctx, link)
-		if err != nil {
-			return nil
+		d, ok, err := g.s.readLinkIfPresent(ctx, link)
+		if err != nil || !ok {
+			return err
 		}
 		fi, err := g.s.d.Stat(ctx, link)
+		if errors.Is(err, ErrPathNotFound) {
+			return nil // deleted by a client since it was read
+		}
 		if err != nil {
-			return nil
+			return err
 		}
 		_, seen := rm.revisions[d]
 		rm.revisions[d] = fi.ModTime
@@ -202,14 +246,16 @@ func (g *collector) markRepo(ctx context.Context, repo string, again bool) error
 	return nil
 }
 
-// tagged returns the digests repo's tags currently point at.
+// tagged returns the digests repo's tags currently point at. A tag that
+// cannot be read is an error, never "untagged".
 func (g *collector) tagged(ctx context.Context, repo string) (map[digest.Digest]bool, error) {
 	out := map[digest.Digest]bool{}
 	err := g.s.walkTagLinks(ctx, tagsPath(repo), func(link string) error {
-		if d, err := g.s.readLink(ctx, link); err == nil {
+		d, ok, err := g.s.readLinkIfPresent(ctx, link)
+		if ok {
 			out[d] = true
 		}
-		return nil
+		return err
 	})
 	return out, ignoreNotFound(err)
 }
@@ -225,7 +271,9 @@ func (g *collector) keep(ctx context.Context, rm *repoMarks, d digest.Digest) er
 		if rm.kept[d] || checkDigest(d) != nil {
 			continue
 		}
-		if _, err := g.s.readLink(ctx, revisionLinkPath(rm.name, d)); err != nil {
+		if _, ok, err := g.s.readLinkIfPresent(ctx, revisionLinkPath(rm.name, d)); err != nil {
+			return err
+		} else if !ok {
 			continue // a child or referrer that is not (or no longer) here
 		}
 		rm.kept[d] = true
@@ -247,10 +295,11 @@ func (g *collector) keep(ctx context.Context, rm *repoMarks, d digest.Digest) er
 		}
 		stack = append(stack, refs.Children...)
 		err = g.s.walkLinks(ctx, referrersOfPath(rm.name, d), 2, func(link string) error {
-			if r, err := g.s.readLink(ctx, link); err == nil {
+			r, ok, err := g.s.readLinkIfPresent(ctx, link)
+			if ok {
 				stack = append(stack, r)
 			}
-			return nil
+			return err
 		})
 		if ignoreNotFound(err) != nil {
 			return err

@@ -142,7 +142,13 @@ func (g *collector) sweepDanglingLinks(ctx context.Context, d digest.Digest, dir
 	}
 	for _, dir := range dirs {
 		fi, err := g.s.d.Stat(ctx, dir+"/link")
-		if err != nil || fi.ModTime.After(g.cutoff) {
+		if errors.Is(err, ErrPathNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.ModTime.After(g.cutoff) {
 			continue
 		}
 		g.record(fmt.Sprintf("link %s", strings.TrimPrefix(dir, reposRoot+"/")), "storage: gc: removing link to missing blob", "path", dir)

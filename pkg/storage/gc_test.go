@@ -137,7 +137,7 @@ func TestGCDeleteUntaggedKeepsIndexChildrenAndReferrers(t *testing.T) {
 			}
 		}
 	}
-	if refs, err := s.Referrers(ctx, "app", amd.Manifest.Digest, ""); err != nil || len(refs) != 1 || refs[0].Digest != sig.Digest {
+	if refs, _, err := s.Referrers(ctx, "app", amd.Manifest.Digest, "", "", 1000); err != nil || len(refs) != 1 || refs[0].Digest != sig.Digest {
 		t.Errorf("Referrers after GC = %+v, %v", refs, err)
 	}
 	if err := readable(t, s, "app", "multi"); err != nil {

@@ -185,7 +185,7 @@ func TestDeleteManifestRemovesRevisionTagsAndReferrerEntry(t *testing.T) {
 			t.Errorf("%s resolves after delete: %v", ref, err)
 		}
 	}
-	refs, err := s.Referrers(ctx, "app", subject.Manifest.Digest, "")
+	refs, _, err := s.Referrers(ctx, "app", subject.Manifest.Digest, "", "", 1000)
 	if err != nil || len(refs) != 0 {
 		t.Errorf("Referrers after delete = %v, %v", refs, err)
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"time"
 )
@@ -14,8 +15,9 @@ func (s *Store) PurgeUploads(ctx context.Context, olderThan time.Duration) (int,
 		olderThan = s.opts.UploadPurgeAge
 	}
 	cutoff := time.Now().Add(-olderThan)
-	purged := 0
+	purged, visited := 0, false
 	err := s.d.Walk(ctx, reposRoot, func(fi FileInfo) error {
+		visited = true
 		if !fi.IsDir {
 			return nil
 		}
@@ -27,47 +29,67 @@ func (s *Store) PurgeUploads(ctx context.Context, olderThan time.Duration) (int,
 			return nil
 		}
 		ids, err := s.d.List(ctx, fi.Path)
+		if errors.Is(err, ErrPathNotFound) {
+			return ErrSkipDir // emptied meanwhile
+		}
 		if err != nil {
-			return nil
+			return err
 		}
 		for _, dir := range ids {
-			if s.purgeUpload(ctx, dir, cutoff) {
+			ok, err := s.purgeUpload(ctx, dir, cutoff)
+			if err != nil {
+				return err
+			}
+			if ok {
 				purged++
 			}
 		}
 		return ErrSkipDir
 	})
-	if errors.Is(err, ErrPathNotFound) {
-		err = nil
+	if errors.Is(err, ErrPathNotFound) && !visited {
+		err = nil // no repository yet
 	}
-	return purged, err
+	if err != nil {
+		return purged, fmt.Errorf("purging uploads: %w", err)
+	}
+	return purged, nil
 }
 
 // purgeUpload removes one session directory if it is older than cutoff.
 // Sessions whose startedat is missing or unreadable go by the directory's
-// age: a crash during NewUpload must not leave them forever.
-func (s *Store) purgeUpload(ctx context.Context, dir string, cutoff time.Time) bool {
+// age: a crash during NewUpload must not leave them forever. A startedat
+// that cannot be read for another reason (an I/O error) stops the purge:
+// guessing the age could remove a live session.
+func (s *Store) purgeUpload(ctx context.Context, dir string, cutoff time.Time) (bool, error) {
 	id := path.Base(dir)
 	unlock := s.uploadLocks.lock(id)
 	defer unlock()
 	var started time.Time
-	if b, err := s.d.GetContent(ctx, dir+"/startedat"); err == nil {
+	b, err := s.d.GetContent(ctx, dir+"/startedat")
+	switch {
+	case err == nil:
 		started, _ = time.Parse(time.RFC3339, string(trimSpace(b)))
+	case !errors.Is(err, ErrPathNotFound):
+		return false, err
 	}
 	if started.IsZero() {
 		fi, err := s.d.Stat(ctx, dir)
+		if errors.Is(err, ErrPathNotFound) {
+			return false, nil // removed meanwhile
+		}
 		if err != nil {
-			return false
+			return false, err
 		}
 		started = fi.ModTime
 	}
 	if !started.Before(cutoff) {
-		return false
+		return false, nil
 	}
-	if err := s.d.Delete(ctx, dir); err != nil {
-		s.log.Warn("storage: purging upload", "path", dir, "err", err)
-		return false
+	if err := s.d.Delete(ctx, dir); errors.Is(err, ErrPathNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
 	}
 	s.log.Info("storage: purged stale upload", "path", dir, "started", started.Format(time.RFC3339))
-	return true
+	return true, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path"
+	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -12,11 +14,20 @@ import (
 	"github.com/wharf-registry/wharf/pkg/reference"
 )
 
-// Referrers lists the manifests of repo whose subject is subject, as
-// descriptors with mediaType, artifactType, size, digest and annotations,
-// filtered to artifactType when it is not "". The subject itself need not
-// exist: referrers may be pushed before what they refer to. The result is
-// never nil, so it renders as an empty list.
+// MaxReferrerBytes bounds the manifest bodies one Referrers call reads:
+// a page ends early rather than read more.
+const MaxReferrerBytes = 16 << 20
+
+// Referrers lists repo's manifests whose subject is subject, in digest
+// order after `after` ("" for the first page), as descriptors with
+// mediaType, artifactType, size, digest and annotations, filtered to
+// artifactType when it is not "". A page holds at most n descriptors and
+// reads at most MaxReferrerBytes of manifests; next is what to pass as
+// after for the following page, "" when this one is the last. Only the
+// manifests of the page are read (the candidates are directory names), so
+// the work per call is bounded however many referrers a subject has. The
+// subject itself need not exist: referrers may be pushed before what they
+// refer to. descs is never nil, so it renders as an empty list.
 //
 // Besides the manifests pushed here with a subject, it lists those named by
 // the subject's referrers tag schema index (see fallbackTag) that exist in
@@ -24,49 +35,92 @@ import (
 // (registry:2, registry:3) leaves its referrers only there, and a client
 // that gets our answer never looks at that tag, so without them an
 // artifact attached through registry:3 would vanish once we serve its store.
-func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]ocispec.Descriptor, error) {
-	out := []ocispec.Descriptor{}
+func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string, after digest.Digest, n int) (descs []ocispec.Descriptor, next digest.Digest, err error) {
+	descs = []ocispec.Descriptor{}
 	if err := checkRepo(repo); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := checkDigest(subject); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	seen := map[digest.Digest]bool{}
-	add := func(d digest.Digest) error {
-		if seen[d] {
-			return nil
+	if after != "" {
+		if err := checkDigest(after); err != nil {
+			return nil, "", err
 		}
-		seen[d] = true
+	}
+	if n <= 0 {
+		return descs, "", nil
+	}
+	candidates, err := s.referrerCandidates(ctx, repo, subject)
+	if err != nil {
+		return nil, "", err
+	}
+	read := int64(0)
+	for _, d := range candidates {
+		if after != "" && digestOrder(d, after) <= 0 {
+			continue
+		}
+		if len(descs) == n || read >= MaxReferrerBytes {
+			return descs, next, nil // more follow; next is the last one read
+		}
 		desc, ok, err := s.referrer(ctx, repo, subject, d)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
+		next = d
+		read += desc.Size
 		if ok && (artifactType == "" || desc.ArtifactType == artifactType) {
-			out = append(out, desc)
+			descs = append(descs, desc)
 		}
-		return nil
 	}
-	err := s.walkLinks(ctx, referrersOfPath(repo, subject), 2, func(link string) error {
-		d, err := s.readLink(ctx, link)
-		if err != nil || path.Base(path.Dir(link)) != d.Encoded() {
-			return nil
-		}
-		return add(d)
-	})
+	return descs, "", nil
+}
+
+// referrerCandidates returns, once each and in digest order, the digests
+// that may refer to subject in repo: the names of our referrer links and
+// the children of the subject's referrers tag schema index. Only names are
+// listed; referrer checks each one.
+func (s *Store) referrerCandidates(ctx context.Context, repo string, subject digest.Digest) ([]digest.Digest, error) {
+	var out []digest.Digest
+	algs, err := s.d.List(ctx, referrersOfPath(repo, subject))
 	if err != nil && !errors.Is(err, ErrPathNotFound) {
 		return nil, err
+	}
+	for _, algDir := range algs {
+		entries, err := s.d.List(ctx, algDir)
+		if errors.Is(err, ErrPathNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			d := digest.NewDigestFromEncoded(digest.Algorithm(path.Base(algDir)), path.Base(e))
+			if checkDigest(d) == nil { // else not a link of ours
+				out = append(out, d)
+			}
+		}
 	}
 	fallback, err := s.fallbackReferrers(ctx, repo, subject)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range fallback {
-		if err := add(d); err != nil {
-			return nil, err
+		if checkDigest(d) == nil {
+			out = append(out, d)
 		}
 	}
-	return out, nil
+	slices.SortFunc(out, digestOrder)
+	return slices.Compact(out), nil
+}
+
+// digestOrder orders digests by algorithm, then encoded value: the order
+// of referrer pages.
+func digestOrder(a, b digest.Digest) int {
+	if c := strings.Compare(a.Algorithm().String(), b.Algorithm().String()); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Encoded(), b.Encoded())
 }
 
 // fallbackTag is the referrers tag schema's tag for subject, <alg>-<ref>

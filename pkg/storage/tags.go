@@ -32,8 +32,10 @@ func (s *Store) Tags(ctx context.Context, repo, last string, n int) (tags []stri
 	for _, t := range names {
 		// A tag directory without current/link (left by a crash, or by
 		// registry:2's partial deletes) is no tag.
-		if _, err := s.d.Stat(ctx, tagCurrentLinkPath(repo, t)); err != nil {
+		if _, err := s.d.Stat(ctx, tagCurrentLinkPath(repo, t)); errors.Is(err, ErrPathNotFound) {
 			continue
+		} else if err != nil {
+			return nil, false, err
 		}
 		if n >= 0 && len(tags) == n {
 			more = true
@@ -78,18 +80,30 @@ func (s *Store) isRepository(ctx context.Context, dir string) (bool, error) {
 
 // walkLinks calls fn with the path of every "link" file found depth
 // directory levels below root (revisions/<alg>/<hex>/link is depth 2).
+// Only a missing entry is skipped (deleted meanwhile, or a directory left
+// without its link); any other error stops the walk: garbage collection
+// marks through here, and an entry it did not see is one it would delete.
 func (s *Store) walkLinks(ctx context.Context, root string, depth int, fn func(link string) error) error {
 	entries, err := s.d.List(ctx, root)
 	if err != nil {
 		return err
 	}
+	return s.walkLinkEntries(ctx, entries, depth, fn)
+}
+
+// walkLinkEntries is walkLinks below its root, where a directory that
+// vanished since its parent was listed is skipped. fn's errors come back
+// unchanged, even one wrapping ErrPathNotFound.
+func (s *Store) walkLinkEntries(ctx context.Context, entries []string, depth int, fn func(link string) error) error {
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if depth == 1 {
 			link := e + "/link"
-			if _, err := s.d.Stat(ctx, link); err != nil {
+			if ok, err := s.linkExists(ctx, link); err != nil {
+				return err
+			} else if !ok {
 				continue
 			}
 			if err := fn(link); err != nil {
@@ -97,14 +111,22 @@ func (s *Store) walkLinks(ctx context.Context, root string, depth int, fn func(l
 			}
 			continue
 		}
-		if err := s.walkLinks(ctx, e, depth-1, fn); err != nil && !errors.Is(err, ErrPathNotFound) {
+		sub, err := s.d.List(ctx, e)
+		if errors.Is(err, ErrPathNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.walkLinkEntries(ctx, sub, depth-1, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// walkTagLinks calls fn with each tags/<tag>/current/link that exists.
+// walkTagLinks calls fn with each tags/<tag>/current/link that exists,
+// stopping on any error but "not found", as walkLinks does.
 func (s *Store) walkTagLinks(ctx context.Context, root string, fn func(link string) error) error {
 	entries, err := s.d.List(ctx, root)
 	if err != nil {
@@ -112,7 +134,9 @@ func (s *Store) walkTagLinks(ctx context.Context, root string, fn func(link stri
 	}
 	for _, e := range entries {
 		link := e + "/current/link"
-		if _, err := s.d.Stat(ctx, link); err != nil {
+		if ok, err := s.linkExists(ctx, link); err != nil {
+			return err
+		} else if !ok {
 			continue
 		}
 		if err := fn(link); err != nil {
@@ -120,4 +144,13 @@ func (s *Store) walkTagLinks(ctx context.Context, root string, fn func(link stri
 		}
 	}
 	return nil
+}
+
+// linkExists reports whether link exists; only "not found" means no.
+func (s *Store) linkExists(ctx context.Context, link string) (bool, error) {
+	_, err := s.d.Stat(ctx, link)
+	if errors.Is(err, ErrPathNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

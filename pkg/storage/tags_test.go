@@ -190,7 +190,7 @@ func TestReferrersListAndFilterByArtifactType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("filter="+tt.artifactType, func(t *testing.T) {
-			got, err := s.Referrers(ctx, "app", subject.Manifest.Digest, tt.artifactType)
+			got, _, err := s.Referrers(ctx, "app", subject.Manifest.Digest, tt.artifactType, "", 1000)
 			if err != nil || got == nil {
 				t.Fatalf("Referrers = %v, %v", got, err)
 			}
@@ -210,10 +210,10 @@ func TestReferrersListAndFilterByArtifactType(t *testing.T) {
 			}
 		})
 	}
-	if got, err := s.Referrers(ctx, "other", subject.Manifest.Digest, ""); err != nil || len(got) != 0 {
+	if got, _, err := s.Referrers(ctx, "other", subject.Manifest.Digest, "", "", 1000); err != nil || len(got) != 0 {
 		t.Errorf("referrers leaked across repositories: %v, %v", got, err)
 	}
-	if got, err := s.Referrers(ctx, "app", sha256Of([]byte("no such subject")), ""); err != nil || got == nil || len(got) != 0 {
+	if got, _, err := s.Referrers(ctx, "app", sha256Of([]byte("no such subject")), "", "", 1000); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("referrers of an unknown subject = %v, %v; want an empty list", got, err)
 	}
 }

@@ -106,9 +106,10 @@ func (s *Store) uploadSize(ctx context.Context, repo, id string) (int64, error) 
 
 // Append writes r at offset, which must equal the bytes received so far
 // (else ErrRangeInvalid and nothing is written). It hashes while writing and
-// persists data and hash state before returning the new size. If r fails
-// midway, what arrived is kept and its size returned with the error, so the
-// client may resume.
+// persists data and hash state before returning the new size. A chunk is
+// appended whole or not at all: if r fails midway (io.ErrUnexpectedEOF for
+// a body shorter than announced, a client gone), nothing of it is kept and
+// the old size is returned with the error, so the client resumes there.
 func (u *Upload) Append(ctx context.Context, offset int64, r io.Reader) (int64, error) {
 	s := u.s
 	if err := s.writable(); err != nil {
@@ -139,7 +140,12 @@ func (u *Upload) Append(ctx context.Context, offset int64, r io.Reader) (int64, 
 		w.Close()
 		return cur, fmt.Errorf("%w: upload changed underneath (%d != %d bytes)", ErrRangeInvalid, w.Size(), cur)
 	}
-	copyErr := copyHashing(ctx, w, h, r)
+	if err := copyHashing(ctx, w, h, r); err != nil {
+		if derr := w.Discard(context.WithoutCancel(ctx)); derr != nil {
+			return cur, fmt.Errorf("%w (dropping the partial chunk: %v)", err, derr)
+		}
+		return cur, err
+	}
 	if err := w.Commit(ctx); err != nil {
 		return cur, err
 	}
@@ -149,11 +155,13 @@ func (u *Upload) Append(ctx context.Context, offset int64, r io.Reader) (int64, 
 			s.log.Warn("storage: saving upload hash state", "upload", u.id, "err", err)
 		}
 	}
-	return u.size, copyErr
+	return u.size, nil
 }
 
 // copyHashing copies r into w with a 1 MiB buffer and hashes exactly the
 // bytes w accepted, so the hash state always matches the data on disk.
+// Only io.EOF ends the copy cleanly; io.ErrUnexpectedEOF from r (net/http's
+// report of a body shorter than its Content-Length) is an error.
 func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) error {
 	buf := getBuf()
 	defer putBuf(buf)
@@ -161,7 +169,7 @@ func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, rerr := io.ReadFull(r, *buf)
+		n, rerr := readFull(r, *buf)
 		if n > 0 {
 			wn, werr := w.Write((*buf)[:n])
 			h.Write((*buf)[:wn])
@@ -169,13 +177,28 @@ func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) err
 				return werr
 			}
 		}
-		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+		if rerr == io.EOF {
 			return nil
-		case rerr != nil:
+		}
+		if rerr != nil {
 			return rerr
 		}
 	}
+}
+
+// readFull fills buf from r as io.ReadFull does, except that the end of r
+// is io.EOF whether or not buf was partly filled: io.ReadFull's own
+// io.ErrUnexpectedEOF for a short last read would hide r's.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // sha256State returns a sha256 hash positioned after the first offset bytes

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -208,17 +209,22 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestInterruptedAppendKeepsWhatArrived(t *testing.T) {
+func TestInterruptedAppendKeepsNothingOfItsChunk(t *testing.T) {
 	ctx := context.Background()
 	s, root := newStore(t)
 	u, err := s.NewUpload(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := u.Append(ctx, 0, strings.NewReader("first part ")); err != nil {
+		t.Fatal(err)
+	}
 	broken := errors.New("connection reset")
-	n, err := u.Append(ctx, 0, &failingReader{data: []byte("first part "), err: broken})
-	if !errors.Is(err, broken) || n != 11 {
-		t.Fatalf("Append = %d, %v; want 11 bytes kept and the read error", n, err)
+	for _, rerr := range []error{broken, io.ErrUnexpectedEOF} {
+		n, err := u.Append(ctx, 11, &failingReader{data: []byte("half of the sec"), err: rerr})
+		if !errors.Is(err, rerr) || n != 11 {
+			t.Fatalf("Append = %d, %v; want the 11 bytes before it and the read error %v", n, err, rerr)
+		}
 	}
 	u2, err := reopen(t, root).Upload(ctx, "app", u.ID())
 	if err != nil || u2.Size() != 11 {

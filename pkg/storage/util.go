@@ -138,6 +138,16 @@ func (s *Store) readLink(ctx context.Context, p string) (digest.Digest, error) {
 	return d, nil
 }
 
+// readLinkIfPresent is readLink for walks that tolerate a missing (or
+// malformed) link: ok is false then, and any other error is returned.
+func (s *Store) readLinkIfPresent(ctx context.Context, p string) (d digest.Digest, ok bool, err error) {
+	d, err = s.readLink(ctx, p)
+	if errors.Is(err, ErrPathNotFound) {
+		return "", false, nil
+	}
+	return d, err == nil, err
+}
+
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]

@@ -82,11 +82,13 @@ var collected = regexp.MustCompile(`deleted (\d+) manifests and (\d+) blobs`)
 
 // collect runs `registry garbage-collect` with the first registry's config
 // and returns how many manifests and blobs it deleted.
-func collect(t *testing.T, c *cluster, flag string) (manifests, blobs int) {
+func collect(t *testing.T, c *cluster, flags ...string) (manifests, blobs int) {
 	t.Helper()
 	args := []string{"garbage-collect"}
-	if flag != "" {
-		args = append(args, flag)
+	for _, f := range flags {
+		if f != "" {
+			args = append(args, f)
+		}
 	}
 	cmd := exec.Command(registryBin, append(args, c.configs[0])...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}

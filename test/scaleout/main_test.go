@@ -73,6 +73,20 @@ func eachS3(t *testing.T, f func(t *testing.T, s *s3Server)) {
 	}
 }
 
+// everyS3 is eachS3 for tests that guard data: a kind that is not
+// installed fails them, with the install hint.
+func everyS3(t *testing.T, f func(t *testing.T, s *s3Server)) {
+	for _, kind := range testkit.S3Kinds {
+		t.Run(kind.Name, func(t *testing.T) {
+			s := s3Servers[kind.Name]
+			if s == nil {
+				t.Fatal(s3Missing[kind.Name])
+			}
+			f(t, s)
+		})
+	}
+}
+
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // uniqueRoot is a root directory in the bucket for one test, so tests sharing

@@ -318,25 +318,29 @@ func (c droppedClient) Read([]byte) (int, error) {
 	return 0, errors.New("connection reset")
 }
 
-// A PATCH cut off midway keeps what arrived, and the client resumes there
-// through another process (one registry killed mid-upload, say).
+// A PATCH cut off midway keeps nothing of its chunk, and the client
+// resumes where the previous chunk ended through another process (one
+// registry killed mid-upload, say).
 func TestInterruptedChunkResumesOnTheOtherStore(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *server) {
 		ctx := context.Background()
 		s1, s2, _ := twoStores(t, s)
-		content := randomBytes(40, 2*MinChunkSize+5)
-		cut := MinChunkSize + 3<<20
+		content := randomBytes(40, 3*MinChunkSize+5)
+		good, cut := MinChunkSize+1, 2*MinChunkSize+3<<20 // the broken chunk uploads a part
 		u, err := s1.NewUpload(ctx, "app")
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := u.Append(ctx, 0, bytes.NewReader(content[:good])); err != nil {
+			t.Fatal(err)
+		}
 		reqCtx, cancel := context.WithCancel(ctx)
-		n, err := u.Append(reqCtx, 0, io.MultiReader(bytes.NewReader(content[:cut]), droppedClient{cancel}))
+		n, err := u.Append(reqCtx, int64(good), io.MultiReader(bytes.NewReader(content[good:cut]), droppedClient{cancel}))
 		if err == nil {
 			t.Fatal("Append of a broken stream reported no error")
 		}
-		if n != int64(cut) {
-			t.Fatalf("Append kept %d bytes of the %d that arrived", n, cut)
+		if n != int64(good) {
+			t.Fatalf("after a broken chunk the upload has %d bytes, want the %d before it", n, good)
 		}
 		u2, err := s2.Upload(ctx, "app", u.ID())
 		if err != nil || u2.Size() != n {

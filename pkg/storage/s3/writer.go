@@ -52,7 +52,7 @@ func (d *Driver) Writer(ctx context.Context, p string, appendMode bool) (storage
 	if err != nil {
 		return nil, err
 	}
-	w.guard, w.size = st.etag, st.size
+	w.guard, w.size, w.opened = st.etag, st.size, st.size
 	switch {
 	case !st.exists:
 	case st.head != nil:
@@ -92,6 +92,7 @@ type writer struct {
 	spare   []byte
 	pending *inflight
 	size    int64
+	opened  int64 // size when opened, what Discard goes back to
 	dirty   bool
 	closed  bool
 	err     error // sticky: a part upload failed
@@ -301,6 +302,22 @@ func (w *writer) Commit(ctx context.Context) error {
 	}
 	w.closed = true
 	return w.persist(context.WithoutCancel(ctx))
+}
+
+// Discard closes the writer without persisting: the file keeps the state
+// it had when opened. A part already uploaded into an upload we continue is
+// not listed in the head, so it is overwritten by the next writer's part of
+// the same number or dropped when the upload completes; an upload this
+// writer created is aborted.
+func (w *writer) Discard(ctx context.Context) error {
+	if w.closed {
+		return errClosed
+	}
+	w.closed = true
+	w.wait()
+	w.cleanup(context.WithoutCancel(ctx))
+	w.size, w.buf = w.opened, nil
+	return nil
 }
 
 // Cancel drops the upload and removes the file.
