@@ -27,6 +27,9 @@ type Config struct {
 	Auth          Auth          `yaml:"auth"`
 	Health        Health        `yaml:"health"`
 	Compatibility Compatibility `yaml:"compatibility"`
+	// UI is our addition: the web UI under /ui/ (internal/ui), off unless
+	// ui.enabled is true (REGISTRY_UI_ENABLED=true).
+	UI Toggle `yaml:"ui"`
 
 	// Warnings are things accepted but worth a line in the log: settings
 	// that have no effect here and REGISTRY_* variables ignored (Kubernetes
