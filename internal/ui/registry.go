@@ -205,6 +205,6 @@ func (c *regCall) canDelete(ctx context.Context, name string) (bool, error) {
 
 // deleteManifest deletes a tag (only the tag) or a manifest by digest.
 func (c *regCall) deleteManifest(ctx context.Context, name, ref string) error {
-	_, _, err := c.do(ctx, http.MethodDelete, "/v2/"+name+"/manifests/"+ref, nil, deleteScope(name))
+	_, _, err := c.do(ctx, http.MethodDelete, "/v2/"+name+"/manifests/"+ref, nil, pullScope(name), deleteScope(name))
 	return err
 }

@@ -136,10 +136,10 @@ func (s *stack) browser(t *testing.T) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := s.reg.Client() // trusts the test TLS certificate
+	c := *s.reg.Client() // a copy: trusts the test TLS certificate, has its own jar
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: t, c: c, base: s.base}
+	return &browser{t: t, c: &c, base: s.base}
 }
 
 func (b *browser) get(path string) (*http.Response, string) {

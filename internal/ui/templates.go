@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"io/fs"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -36,7 +35,6 @@ var funcs = template.FuncMap{
 	"bytes":   humanBytes,
 	"short":   shortDigest,
 	"when":    when,
-	"q":       url.QueryEscape,
 	"join":    strings.Join,
 	"add":     func(a, b int) int { return a + b },
 	"mapSort": func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
