@@ -38,8 +38,8 @@ func explain(err error) *pageError {
 	switch {
 	case errors.Is(err, errSessionExpired):
 		return &pageError{Status: http.StatusUnauthorized, Title: "Session expired", Msg: err.Error(), Login: true, Err: err}
-	case errors.Is(err, errNoRefresh):
-		return &pageError{Status: http.StatusBadGateway, Title: "The token server issues no refresh tokens", Msg: err.Error(), Err: err}
+	case errors.Is(err, errNoRefresh), errors.Is(err, errNoRedeem):
+		return &pageError{Status: http.StatusBadGateway, Title: "The token server cannot keep you logged in", Msg: err.Error(), Err: err}
 	case errors.Is(err, errThrottled):
 		return &pageError{Status: http.StatusTooManyRequests, Title: "Too many attempts", Msg: err.Error(), Err: err}
 	case errors.As(err, &re):

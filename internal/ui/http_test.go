@@ -171,7 +171,7 @@ func TestLoginFallsBackToGETWhenTheRealmRefusesThePasswordGrant(t *testing.T) {
 		log := &methodLog{refuse: map[string]bool{"password": true, "refresh_token": true}}
 		s := newStack(t, stackOptions{realm: log.wrap})
 		resp, body := s.browser(t).post("/login", url.Values{"username": {admin.user}, "password": {admin.password}})
-		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "issues no refresh tokens") || len(resp.Cookies()) != 0 {
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "does not take it back") || len(resp.Cookies()) != 0 {
 			t.Errorf("status %d, cookies %v, body:\n%s", resp.StatusCode, resp.Cookies(), body)
 		}
 	})

@@ -25,6 +25,7 @@ var (
 	errBadLogin       = errors.New("wrong username or password")
 	errThrottled      = errors.New("too many failed logins; wait a minute and try again")
 	errNoRefresh      = errors.New("the token server issues no refresh tokens, which the web UI needs to keep you logged in without keeping your password (wharf auth: token.refresh_expiration must not be 0)")
+	errNoRedeem       = errors.New("the token server gave a refresh token but does not take it back (OAuth2 POST grant_type=refresh_token), which the web UI needs to fetch access tokens")
 	errSessionExpired = errors.New("your session has expired or was revoked; log in again")
 )
 
@@ -134,8 +135,10 @@ func (rl *realm) access(ctx context.Context, refresh string, scopes []string) (s
 		return "", 0, errThrottled
 	case reply.Error == "invalid_grant" || status == http.StatusUnauthorized:
 		return "", 0, errSessionExpired
-	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed || reply.Error == "unsupported_grant_type":
-		return "", 0, errNoRefresh
+	case reply.Error == "unsupported_grant_type":
+		return "", 0, errNoRefresh // wharf auth with refresh tokens turned off since login
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		return "", 0, errNoRedeem
 	default:
 		return "", 0, &realmError{fmt.Errorf("POST %s (refresh_token): status %d", rl.url, status)}
 	}

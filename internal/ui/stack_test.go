@@ -27,10 +27,12 @@ import (
 // loopback. Addresses use localhost: go-containerregistry refuses a
 // loopback IP literal as realm (see NOTES.md).
 type stack struct {
-	auth *httptest.Server
-	reg  *httptest.Server
-	host string // the registry's localhost:port
-	base string // the UI's URL
+	authSrv  *authserver.Server
+	authYAML string // the token server's config file
+	auth     *httptest.Server
+	reg      *httptest.Server
+	host     string // the registry's localhost:port
+	base     string // the UI's URL
 }
 
 type stackOptions struct {
@@ -38,6 +40,8 @@ type stackOptions struct {
 	realm    func(http.Handler) http.Handler // wraps the token server
 	mode     string                          // "token" (default), "htpasswd", "none"
 	tls      bool                            // the registry serves HTTPS
+	prefix   string                          // http.prefix
+	uiOff    bool                            // leave ui.enabled false
 }
 
 func localhost(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
@@ -51,7 +55,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "data")
 	cfg.Storage.Delete.Enabled = true
-	cfg.UI.Enabled = true
+	cfg.UI.Enabled = !o.uiOff
+	cfg.HTTP.Prefix = o.prefix
 	s := &stack{}
 	switch o.mode {
 	case "", "token":
@@ -66,6 +71,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.authSrv, s.authYAML = as, path
 		h := as.Handler()
 		if o.realm != nil {
 			h = o.realm(h)
@@ -107,7 +113,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if o.tls {
 		u = s.reg.URL // the test certificate names 127.0.0.1, not localhost
 	}
-	s.base = u + "/ui"
+	s.base = u + strings.TrimSuffix(o.prefix, "/") + "/ui"
 	s.host = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
 	return s
 }

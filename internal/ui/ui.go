@@ -94,7 +94,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.Handle("GET /static/{file}", files) // files only: no directory listing
 	mux.Handle("GET /{$}", s.page(s.repositories))
 	mux.Handle("GET /repository", s.page(s.repository))
 	mux.Handle("GET /manifest", s.page(s.manifestPage))
