@@ -198,3 +198,29 @@ func TestWithoutAuthThereIsNoLogin(t *testing.T) {
 		t.Error("nginx:1.9 is still there")
 	}
 }
+
+// htpasswd: the UI logs in with Basic, every user may do everything (as
+// registry:2), and the pages work the same.
+func TestHtpasswdLoginBrowsesAndDeletes(t *testing.T) {
+	s := newStack(t, stackOptions{mode: "htpasswd"})
+	pushImages(t, s.host)
+	b := s.browser(t)
+	if resp, body := b.post("/login", url.Values{"username": {reader.user}, "password": {"wrong"}}); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.Contains(body, "Wrong username or password") {
+		t.Errorf("wrong password: status %d\n%s", resp.StatusCode, body)
+	}
+	b.login(reader)
+	_, page := b.get("/")
+	if got := strings.Join(rowOrder(page, "data-repo"), " "); got != "alpine centos nginx" {
+		t.Errorf("repositories %q", got)
+	}
+	_, page = b.get("/repository?name=centos")
+	wantIn(t, "centos", page, `data-tag="7"`, "Delete tag")
+	_, confirm := b.get("/delete?name=centos&ref=7")
+	if resp, _ := b.post("/delete", url.Values{"name": {"centos"}, "ref": {"7"}, "csrf": {csrfOf(t, confirm)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: status %d", resp.StatusCode)
+	}
+	if tagExists(t, s.host, "centos:7") {
+		t.Error("centos:7 is still there")
+	}
+}

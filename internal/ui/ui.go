@@ -16,12 +16,14 @@
 package ui
 
 import (
+	"cmp"
 	"embed"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -49,6 +51,7 @@ type Server struct {
 	tokens   *tokenCache
 	base     string // the path the UI is served under, e.g. /ui
 	deletion bool   // storage.delete.enabled
+	host     string // http.host's host:port for docker pull lines, or "" for the request's Host
 	logger   *slog.Logger
 	pages    map[string]*template.Template
 	now      func() time.Time
@@ -80,6 +83,9 @@ func New(cfg *regconfig.Config, api http.Handler, base string, logger *slog.Logg
 		logger:   logger,
 		pages:    pages,
 		now:      time.Now,
+	}
+	if u, err := url.Parse(cfg.HTTP.Host); err == nil && cfg.HTTP.Host != "" {
+		s.host = u.Host
 	}
 	if t := cfg.Auth.Token; t != nil {
 		s.realm = &realm{url: t.Realm, service: t.Service, client: &http.Client{Timeout: 30 * time.Second}}
@@ -139,15 +145,14 @@ func (s *Server) secure(next http.Handler) http.Handler {
 
 // view is what every page template gets besides its own data.
 type view struct {
-	Base     string
-	Mode     string
-	Session  *session
-	Title    string
-	Host     string // the registry's host:port as the browser sees it
-	Data     any
-	creds    credentials
-	remote   string
-	newToken bool // the session was created for this page's CSRF token
+	Base    string
+	Mode    string
+	Session *session
+	Title   string
+	Host    string // the registry's host:port as the browser sees it
+	Data    any
+	creds   credentials
+	remote  string
 }
 
 // LoggedIn reports whether a user is logged in (templates).
@@ -169,7 +174,7 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v *view) error
 // when the registry has auth.
 func (s *Server) page(f pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := &view{Base: s.base, Mode: s.mode, Host: r.Host, remote: r.RemoteAddr}
+		v := &view{Base: s.base, Mode: s.mode, Host: cmp.Or(s.host, r.Host), remote: r.RemoteAddr}
 		sess, err := s.sealer.open(r, s.now())
 		if err == nil {
 			v.Session = sess
