@@ -128,6 +128,8 @@ type methodLog struct {
 	mu     sync.Mutex
 	seen   []string
 	refuse map[string]bool // grant types answered 405 ("" = GET never refused)
+	// forwardedFor is each request's X-Forwarded-For.
+	forwardedFor []string
 }
 
 func (m *methodLog) wrap(h http.Handler) http.Handler {
@@ -141,6 +143,7 @@ func (m *methodLog) wrap(h http.Handler) http.Handler {
 		}
 		m.mu.Lock()
 		m.seen = append(m.seen, strings.TrimSpace(r.Method+" "+grant))
+		m.forwardedFor = append(m.forwardedFor, r.Header.Get("X-Forwarded-For"))
 		m.mu.Unlock()
 		if r.Method == http.MethodPost && m.refuse[grant] {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -156,7 +159,7 @@ func TestLoginFallsBackToGETWhenTheRealmRefusesThePasswordGrant(t *testing.T) {
 		s := newStack(t, stackOptions{realm: log.wrap})
 		pushImages(t, s.host)
 		log.mu.Lock()
-		log.seen = nil // the pushes' token requests
+		log.seen, log.forwardedFor = nil, nil // the pushes' token requests
 		log.mu.Unlock()
 		b := s.browser(t)
 		b.login(admin)
@@ -165,6 +168,13 @@ func TestLoginFallsBackToGETWhenTheRealmRefusesThePasswordGrant(t *testing.T) {
 		}
 		if got := strings.Join(log.seen, ","); !strings.HasPrefix(got, "POST password,GET,POST refresh_token") {
 			t.Errorf("token requests %s, want POST password, then GET, then refresh_token grants", got)
+		}
+		// The browser's address goes with each, for a token server
+		// that trusts the registry as a proxy.
+		for i, xff := range log.forwardedFor {
+			if xff != "127.0.0.1" {
+				t.Errorf("token request %d (%s): X-Forwarded-For %q, want the browser's 127.0.0.1", i, log.seen[i], xff)
+			}
 		}
 	})
 	t.Run("no POST at all", func(t *testing.T) {

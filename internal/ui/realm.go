@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -165,10 +166,32 @@ func (rl *realm) post(ctx context.Context, form url.Values) (int, tokenReply, er
 	return rl.do(req)
 }
 
+// clientKey holds the browser's address in a request context.
+type clientKey struct{}
+
+// withClient records the browser's address (a RemoteAddr) for the token
+// requests made on its behalf.
+func withClient(ctx context.Context, remoteAddr string) context.Context {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	return context.WithValue(ctx, clientKey{}, host)
+}
+
 // do sends req and decodes a JSON answer when there is one. A 200 that is
 // not a token reply is an error; other statuses are the caller's to read.
 func (rl *realm) do(req *http.Request) (int, tokenReply, error) {
 	var reply tokenReply
+	// Every login through the UI reaches the token server from the
+	// registry's address. Naming the browser's lets a token server that
+	// trusts the registry as a proxy (wharf auth: server.real_ip_header
+	// X-Forwarded-For, real_ip_pos -1, trusted_proxies) match `ip` rules
+	// and throttle failed logins per browser rather than lock out every
+	// UI user at once; any other server ignores the header.
+	if ip, ok := req.Context().Value(clientKey{}).(string); ok && ip != "" {
+		req.Header.Set("X-Forwarded-For", ip)
+	}
 	resp, err := rl.client.Do(req)
 	if err != nil {
 		return 0, reply, &realmError{err}

@@ -174,6 +174,7 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v *view) error
 // when the registry has auth.
 func (s *Server) page(f pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(withClient(r.Context(), r.RemoteAddr))
 		v := &view{Base: s.base, Mode: s.mode, Host: cmp.Or(s.host, r.Host), remote: r.RemoteAddr}
 		sess, err := s.sealer.open(r, s.now())
 		if err == nil {
