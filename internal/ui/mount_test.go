@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharf-registry/wharf/internal/authconfig/authtest"
 )
@@ -68,5 +69,42 @@ func TestARevokedSessionAsksToLogInAgain(t *testing.T) {
 	resp, body := b.get("/repository?name=centos")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Session expired") || !strings.Contains(body, `href="/ui/login"`) {
 		t.Errorf("after the password change: status %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// Storage failing its health check turns the API off (503); the UI says
+// the registry is unavailable instead of showing the API's JSON.
+func TestRegistryDownIsAPage(t *testing.T) {
+	s := newStack(t, stackOptions{mode: "none", healthGate: true})
+	b := s.browser(t)
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthy: status %d", resp.StatusCode)
+	}
+	// Storage goes away: its root becomes a file, so the health probe
+	// cannot write.
+	if err := os.RemoveAll(s.root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.root, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Wait (for up to a minute, polling) for the background check to see it.
+	for deadline := time.Now().Add(time.Minute); ; {
+		resp, err := b.c.Get(strings.TrimSuffix(s.base, "/ui") + "/v2/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API still answers %d with storage gone", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, body := b.get("/")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Registry unavailable") || strings.Contains(body, `"errors"`) {
+		t.Errorf("registry down: status %d\n%s", resp.StatusCode, body)
 	}
 }

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -31,6 +33,7 @@ type stack struct {
 	authYAML string // the token server's config file
 	auth     *httptest.Server
 	reg      *httptest.Server
+	root     string // the registry's storage
 	host     string // the registry's localhost:port
 	base     string // the UI's URL
 }
@@ -42,6 +45,10 @@ type stackOptions struct {
 	tls      bool                            // the registry serves HTTPS
 	prefix   string                          // http.prefix
 	uiOff    bool                            // leave ui.enabled false
+	// healthGate turns on health.storagedriver (threshold 1, checked
+	// every 20 ms, by the server's background jobs): failing storage
+	// turns the API off with 503.
+	healthGate bool
 }
 
 func localhost(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
@@ -57,7 +64,10 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	cfg.Storage.Delete.Enabled = true
 	cfg.UI.Enabled = !o.uiOff
 	cfg.HTTP.Prefix = o.prefix
-	s := &stack{}
+	if o.healthGate {
+		cfg.Health.StorageDriver = regconfig.StorageDriverHealth{Enabled: true, Interval: regconfig.D(20 * time.Millisecond), Threshold: 1}
+	}
+	s := &stack{root: cfg.Storage.Filesystem.RootDirectory}
 	switch o.mode {
 	case "", "token":
 		kp := authtest.WriteKeyPair(t, dir, "server", "rsa")
@@ -102,6 +112,12 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	srv, err := regserver.New(cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.healthGate {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = srv.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
 	}
 	if o.tls {
 		s.reg = httptest.NewTLSServer(srv.Handler())
