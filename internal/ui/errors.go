@@ -26,8 +26,7 @@ func (e *pageError) Error() string {
 
 func (e *pageError) Unwrap() error { return e.Err }
 
-// explain turns any error of a page into what the user is told. what
-// names the thing the page was about ("repository nginx").
+// explain turns any error of a page into what the user is told.
 func explain(err error) *pageError {
 	var pe *pageError
 	if errors.As(err, &pe) {

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -134,8 +135,8 @@ func (s *Server) secure(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.logger.Error("ui: panic", "path", r.URL.Path, "panic", p)
-				s.renderError(w, r, &view{}, &pageError{Status: http.StatusInternalServerError,
+				s.logger.Error("ui: panic", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				s.renderError(w, r, &view{Base: s.base, Mode: s.mode}, &pageError{Status: http.StatusInternalServerError,
 					Title: "Something went wrong", Msg: "The registry UI hit an internal error; it has been logged."})
 			}
 		}()
