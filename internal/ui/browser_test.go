@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wharf-registry/wharf/internal/authconfig/authtest"
@@ -106,6 +108,16 @@ func getJSON(t *testing.T, req *http.Request, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// colorScheme makes the page see prefers-color-scheme: scheme.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
 }
 
 // login fills in the login form as a user (or a password manager) does.
@@ -294,5 +306,15 @@ func TestInABrowser(t *testing.T) {
 			t.Errorf("on a phone the page is %d px wide, wider than the 390 px screen", w)
 		}
 		screenshot(t, ctx, shots, "reader-manifest-phone")
+
+		// Dark and light follow the system setting.
+		for scheme, want := range map[string]string{"dark": "rgb(15, 20, 25)", "light": "rgb(255, 255, 255)"} {
+			step(t, ctx, "prefers-color-scheme: "+scheme, colorScheme(scheme), chromedp.Navigate(base+"/repository?name=nginx"),
+				chromedp.WaitVisible(chromedp.ID("tags")))
+			if got := eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); got != want {
+				t.Errorf("%s: background %s, want %s", scheme, got, want)
+			}
+			screenshot(t, ctx, shots, "reader-tags-phone-"+scheme)
+		}
 	})
 }
