@@ -171,12 +171,14 @@ func saveJWKS(t *testing.T, authURL, dir string) string {
 }
 
 // testTokenFlow runs every account against the registry at host: admin
-// pushes and pulls back, reader pulls but may not push, anonymous may not
-// pull, and only admin lists the catalog.
+// logs in, pushes and pulls back, reader pulls but may not push, anonymous
+// may not pull, only admin lists the catalog, and the OAuth2 grants
+// containerd uses give tokens the registry takes.
 func testTokenFlow(t *testing.T, authURL, host string) {
 	arts := content(t)
 	adminC, readerC, anonC := newClient(t, admin), newClient(t, reader), newClient(t, anonymous)
 
+	wantLogin(t, authURL, host)
 	push(t, host, adminC, arts)
 	k := &checker{t: t, host: host, c: adminC}
 	k.serves(arts)
@@ -196,4 +198,5 @@ func testTokenFlow(t *testing.T, authURL, host string) {
 	_, err = catalogErr(t, host, readerC)
 	wantRefused(t, "catalog as reader", err, http.StatusUnauthorized, transport.UnauthorizedErrorCode, transport.DeniedErrorCode)
 	wantInsufficientScope(t, authURL, host, arts[0].repo)
+	wantOAuth2Tokens(t, authURL, host, arts[0].repo)
 }

@@ -16,10 +16,16 @@ import (
 )
 
 // fetchToken asks our auth for a token as acct, the way `docker` does
-// (GET with Basic auth), and returns it.
+// (GET with Basic auth), and returns it. No scope is what `docker login`
+// asks.
 func fetchToken(t *testing.T, authURL string, acct account, scope string) string {
 	t.Helper()
-	q := url.Values{"service": {service}, "scope": {scope}}
+	q := url.Values{"service": {service}}
+	if scope != "" {
+		q.Set("scope", scope)
+	} else {
+		q = url.Values{"account": {acct.name}, "client_id": {"docker"}, "offline_token": {"true"}, "service": {service}}
+	}
 	req, err := http.NewRequest(http.MethodGet, authURL+"/auth?"+q.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +99,60 @@ func wantInsufficientScope(t *testing.T, authURL, host, repo string) {
 		t.Errorf("POST upload with a pull-only token: %s, WWW-Authenticate %q, errors %+v; want 401 insufficient_scope",
 			resp.Status, challenge, body.Errors)
 	}
+}
+
+// wantLogin checks `docker login`'s two requests: a token asked for with no
+// scope, then /v2/ with it, which the stock registry must answer 200.
+func wantLogin(t *testing.T, authURL, host string) {
+	t.Helper()
+	if status := bearerGet(t, host, "/v2/", fetchToken(t, authURL, admin, "")); status != http.StatusOK {
+		t.Errorf("GET /v2/ with the login token: %d, want 200", status)
+	}
+}
+
+// wantOAuth2Tokens checks the tokens containerd and buildkit (so docker
+// pull) get: the OAuth2 password grant, then the refresh grant, both POSTed
+// as a form; the stock registry must take either access token.
+func wantOAuth2Tokens(t *testing.T, authURL, host, repo string) {
+	t.Helper()
+	form := url.Values{"grant_type": {"password"}, "username": {reader.name}, "password": {reader.password},
+		"service": {service}, "scope": {"repository:" + repo + ":pull"}, "client_id": {"wharf-stock-test"}, "access_type": {"offline"}}
+	for _, grant := range []string{"password", "refresh_token"} {
+		resp, err := http.PostForm(authURL+"/auth", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" || body.RefreshToken == "" {
+			t.Fatalf("POST /auth grant_type=%s: %s, %v (access and refresh token wanted)", grant, resp.Status, err)
+		}
+		if status := bearerGet(t, host, "/v2/"+repo+"/tags/list", body.AccessToken); status != http.StatusOK {
+			t.Errorf("tags of %s with the %s grant's access token: %d, want 200", repo, grant, status)
+		}
+		form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body.RefreshToken},
+			"service": {service}, "scope": {"repository:" + repo + ":pull"}, "client_id": {"wharf-stock-test"}}
+	}
+}
+
+// bearerGet is GET path with a Bearer token; it returns the status.
+func bearerGet(t *testing.T, host, path, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+host+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // getErr is remote.Get as c.
