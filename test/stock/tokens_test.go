@@ -79,25 +79,10 @@ func wantTokenShape(t *testing.T, authURL string, tr trust, pub crypto.PublicKey
 func wantInsufficientScope(t *testing.T, authURL, host, repo string) {
 	t.Helper()
 	jwt := fetchToken(t, authURL, reader, "repository:"+repo+":pull,push")
-	req, err := http.NewRequest(http.MethodPost, "http://"+host+"/v2/"+repo+"/blobs/uploads/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+jwt)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Errors []struct{ Code string } `json:"errors"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	challenge := resp.Header.Get("WWW-Authenticate")
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(challenge, `error="insufficient_scope"`) ||
-		len(body.Errors) == 0 || (body.Errors[0].Code != "UNAUTHORIZED" && body.Errors[0].Code != "DENIED") {
-		t.Errorf("POST upload with a pull-only token: %s, WWW-Authenticate %q, errors %+v; want 401 insufficient_scope",
-			resp.Status, challenge, body.Errors)
+	a := askOnce(t, host, authURL, http.MethodPost, "/v2/"+repo+"/blobs/uploads/", jwt)
+	if a.status != http.StatusUnauthorized || !strings.Contains(a.challenge, `error="insufficient_scope"`) ||
+		(a.code != "UNAUTHORIZED" && a.code != "DENIED") {
+		t.Errorf("POST upload with a pull-only token: %+v; want 401 insufficient_scope", a)
 	}
 }
 
@@ -105,7 +90,7 @@ func wantInsufficientScope(t *testing.T, authURL, host, repo string) {
 // scope, then /v2/ with it, which the stock registry must answer 200.
 func wantLogin(t *testing.T, authURL, host string) {
 	t.Helper()
-	if status := bearerGet(t, host, "/v2/", fetchToken(t, authURL, admin, "")); status != http.StatusOK {
+	if status := askOnce(t, host, authURL, http.MethodGet, "/v2/", fetchToken(t, authURL, admin, "")).status; status != http.StatusOK {
 		t.Errorf("GET /v2/ with the login token: %d, want 200", status)
 	}
 }
@@ -131,28 +116,12 @@ func wantOAuth2Tokens(t *testing.T, authURL, host, repo string) {
 		if err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" || body.RefreshToken == "" {
 			t.Fatalf("POST /auth grant_type=%s: %s, %v (access and refresh token wanted)", grant, resp.Status, err)
 		}
-		if status := bearerGet(t, host, "/v2/"+repo+"/tags/list", body.AccessToken); status != http.StatusOK {
+		if status := askOnce(t, host, authURL, http.MethodGet, "/v2/"+repo+"/tags/list", body.AccessToken).status; status != http.StatusOK {
 			t.Errorf("tags of %s with the %s grant's access token: %d, want 200", repo, grant, status)
 		}
 		form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body.RefreshToken},
 			"service": {service}, "scope": {"repository:" + repo + ":pull"}, "client_id": {"wharf-stock-test"}}
 	}
-}
-
-// bearerGet is GET path with a Bearer token; it returns the status.
-func bearerGet(t *testing.T, host, path, token string) int {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+host+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // getErr is remote.Get as c.
