@@ -45,19 +45,28 @@ install_v3() {
 }
 
 # v2_gomod prints the go.mod of the module that builds registry:2 v2.8.3.
-# Pins are vendor.conf's where the proxy serves that commit (it resolves
-# commits that carry a tag) or its "# vX" comment; where it serves neither, the
-# nearest version that builds:
+# The proxy serves none of vendor.conf's commits (403 for every commit hash),
+# so vendor.conf is followed where it can be: the tags it names (yaml.v2
+# v2.2.1, distribution/reference v0.5.0, go-digest v1.0.0, image-spec
+# v1.0.2) and the dead repositories whose only pseudo-version is the vendored
+# commit (redigo, logrus-bugsnag, the three yvasiyarov modules,
+# google.golang.org/cloud). Everything else is a version that builds:
 #   rsc.io/letsencrypt: vendor.conf names a fork commit (dmcgowan/letsencrypt
-#     e770c10) that the proxy does not serve; v0.0.2 is the last release with
-#     code (v0.0.3 is an empty deprecation notice). Same Manager API.
-#   github.com/xenolf/lego a9d8cec, gopkg.in/square/go-jose.v1 40d457b: not
-#     served; v0.4.0 and v1.1.2 are.
+#     e770c10); v0.0.2 is the last release with code (v0.0.3 is an empty
+#     deprecation notice), with the same Manager API.
+#   github.com/xenolf/lego v0.4.0, gopkg.in/square/go-jose.v1 v1.1.2: the
+#     releases nearest to the vendored commits.
 #   github.com/miekg/dns: v1.0.15, the last with dns.ErrTruncated (lego uses it).
 #   github.com/bshuster-repo/logrus-logstash-hook: v0.4.1, the last whose
 #     LogstashFormatter has TimestampFormat.
-# The rest is what go mod tidy chose on 2026-12-03, frozen so that the build
-# never changes under us.
+#   docker/libtrust (kid fingerprints) is its last commit, aabc10e (2016),
+#     not the vendored fa56704; gorilla/mux, logrus, cobra and the storage
+#     SDKs are current releases (aws-sdk-go v1.27.0: pinning yaml.v2 held it
+#     back).
+# The list is what go mod tidy chose on 2026-12-03, frozen so that the
+# build never changes under us. Check: this build serves
+# ../shared/interop/registry-v2.8.3/store.tgz with every answer recorded from
+# the real v2.8.3 in its manifest.json.
 v2_gomod() {
 	cat <<EOF
 module wharf.local/stock-registry-v2
