@@ -64,7 +64,7 @@ install_v3() {
 #     SDKs are current releases (aws-sdk-go v1.27.0: pinning yaml.v2 held it
 #     back).
 # The list is what go mod tidy chose on 2026-12-03, frozen so that the
-# build never changes under us. Check: this build serves
+# build never changes under us. Checked by hand that day: this build serves
 # ../shared/interop/registry-v2.8.3/store.tgz with every answer recorded from
 # the real v2.8.3 in its manifest.json.
 v2_gomod() {
