@@ -100,7 +100,7 @@ func TestOurAdditionsHaveDefaultsAndParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	maxF, win, maxT := c.Throttle.Limits()
-	if maxF != DefaultMaxFailures || win != DefaultWindow*time.Second || maxT != DefaultMaxTracked {
+	if maxF != DefaultMaxFailures || win != time.Duration(DefaultWindow)*time.Second || maxT != DefaultMaxTracked {
 		t.Errorf("throttle defaults: %d %v %d", maxF, win, maxT)
 	}
 	if c.CORSMaxAge != DefaultCORSMaxAge*time.Second || c.RefreshLifetime != DefaultRefreshExpiration*time.Second {

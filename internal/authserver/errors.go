@@ -71,6 +71,15 @@ func tooManyRequests(retry time.Duration) *httpError {
 	}
 }
 
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer was ready. It is logged, never sent (nobody is there
+// to read it), and is not a server error.
+const statusClientClosed = 499
+
+func clientGone(cause error) *httpError {
+	return &httpError{Status: statusClientClosed, Code: "client_closed_request", Msg: "the client went away", Err: cause}
+}
+
 // asHTTPError turns any error into the httpError to render; unknown errors
 // become a 500 whose detail is only logged.
 func asHTTPError(err error) *httpError {

@@ -74,6 +74,9 @@ func New(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger) (*Ser
 		deleteEnabled: cfg.Storage.Delete.Enabled,
 		readOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
 	}
+	if b, ok := auth.(*basicAuth); ok {
+		s.metrics.observeLogins(b.file.Checks)
+	}
 	if cfg.HTTP.Host != "" && !cfg.HTTP.RelativeURLs {
 		s.base = strings.TrimSuffix(cfg.HTTP.Host, "/")
 	}
