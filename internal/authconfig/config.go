@@ -102,10 +102,12 @@ type ServerConfig struct {
 	Certificate string `yaml:"certificate"`
 	Key         string `yaml:"key"`
 	// RealIPHeader names a header carrying the client address (e.g.
-	// X-Forwarded-For); RealIPPos picks the comma-separated element
-	// (docker_auth semantics: 0 is the first, negative counts from the end).
-	// Ours: the header is honoured only from TrustedProxies peers, since
-	// any client could forge it.
+	// X-Forwarded-For). Ours: the header is honoured only from
+	// TrustedProxies peers, since any client could forge it, and the
+	// client is its rightmost element that is not a trusted proxy. A
+	// negative RealIPPos keeps docker_auth's meaning (that element,
+	// counted from the end); 0 (docker_auth: the first element, which the
+	// client writes) and positive positions mean the rightmost rule.
 	RealIPHeader string `yaml:"real_ip_header"`
 	RealIPPos    int    `yaml:"real_ip_pos"`
 	// HSTS adds Strict-Transport-Security to responses (docker_auth `hsts`).

@@ -164,3 +164,21 @@ func TestRealIPHeaderWithoutTrustedProxiesWarns(t *testing.T) {
 		t.Errorf("warnings %q, proxies %v", c.Warnings, c.TrustedProxies)
 	}
 }
+
+// A positive real_ip_pos counts from the end the client writes: it is not
+// honoured, and the file's author is told.
+func TestPositiveRealIPPosWarns(t *testing.T) {
+	dir := t.TempDir()
+	key, cert := writeKeyPair(t, dir, "token", "p256")
+	for pos, warn := range map[string]bool{"2": true, "0": false, "-1": false} {
+		text := strings.NewReplacer("CERT", cert, "KEY", key, `addr: ":5001"`,
+			"addr: \":5001\"\n\treal_ip_header: X-Forwarded-For\n\treal_ip_pos: "+pos+"\n\ttrusted_proxies: [10.0.0.0/8]").Replace(base)
+		c, err := Load(writeConfig(t, dir, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hasWarning(c, "server.real_ip_pos") != warn {
+			t.Errorf("real_ip_pos %s: warnings %q, want a warning: %v", pos, c.Warnings, warn)
+		}
+	}
+}
