@@ -26,11 +26,12 @@ func clientFrom(t *testing.T, local string) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// basicGet sends a token request with Basic credentials through c and
-// returns the status and the Retry-After header.
-func basicGet(t *testing.T, c *http.Client, base, user, password string) (int, string) {
+// basicDo sends GET target with Basic credentials through c and returns
+// the status (0 after a transport error, which fails the test), headers
+// and body.
+func basicDo(t *testing.T, c *http.Client, target, user, password string) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/auth?"+url.Values{"service": {service}}.Encode(), nil)
+	req, err := http.NewRequest(http.MethodGet, target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +39,19 @@ func basicGet(t *testing.T, c *http.Client, base, user, password string) (int, s
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Error(err)
-		return 0, ""
+		return 0, nil, nil
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("Retry-After")
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body
+}
+
+// basicGet sends a token request with Basic credentials through c and
+// returns the status and the Retry-After header.
+func basicGet(t *testing.T, c *http.Client, base, user, password string) (int, string) {
+	t.Helper()
+	status, h, _ := basicDo(t, c, base+"/auth?"+url.Values{"service": {service}}.Encode(), user, password)
+	return status, h.Get("Retry-After")
 }
 
 func costHash(t *testing.T, password string, cost int) string {
