@@ -26,16 +26,18 @@ func clientFrom(t *testing.T, local string) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// basicDo sends GET target with Basic credentials through c and returns
-// the status (0 after a transport error, which fails the test), headers
-// and body.
+// basicDo sends GET target with Basic credentials (none for user "")
+// through c and returns the status (0 after a transport error, which fails
+// the test), headers and body.
 func basicDo(t *testing.T, c *http.Client, target, user, password string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth(user, password)
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Error(err)
