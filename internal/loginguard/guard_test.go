@@ -1,0 +1,156 @@
+package loginguard
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wharf-registry/wharf/internal/credcache"
+	"github.com/wharf-registry/wharf/internal/decoy"
+)
+
+// fixture is a guard with one slot, which the test can hold to keep
+// checks queued, and one user whose password is "right".
+type fixture struct {
+	g      *Guard
+	slots  *Slots
+	hash   []byte
+	decoys *decoy.Set
+}
+
+func newFixture(t *testing.T, throttle *Throttle) *fixture {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoys, err := decoy.New([][]byte{hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := NewSlots(1)
+	g := New(Options{Slots: slots, Cache: credcache.New(0, 0), Throttle: throttle})
+	return &fixture{g: g, slots: slots, hash: hash, decoys: decoys}
+}
+
+// hold takes the only slot until the returned func is called.
+func (f *fixture) hold() func() {
+	f.slots.ch <- struct{}{}
+	return func() { <-f.slots.ch }
+}
+
+// queued holds the slot and starts a check of password from 192.0.2.1
+// that queues for it; it returns the slot's release, the check's result
+// and the cancel of its context.
+func (f *fixture) queued(t *testing.T, password string) (release func(), r chan result, leave func()) {
+	t.Helper()
+	release = f.hold()
+	ctx, leave := context.WithCancel(context.Background())
+	t.Cleanup(leave)
+	r = f.check(ctx, password, "192.0.2.1")
+	waitFor(t, "the check queues", func() bool { return f.slots.Waiting() == 1 })
+	return release, r, leave
+}
+
+type result struct {
+	ok  bool
+	err error
+}
+
+// check starts a check of password from addr and returns its result
+// channel.
+func (f *fixture) check(ctx context.Context, password, addr string) chan result {
+	ch := make(chan result, 1)
+	go func() {
+		ok, err := f.g.Check(ctx, Attempt{User: "u", Password: password, Hash: f.hash, Addr: netip.MustParseAddr(addr), Decoys: f.decoys})
+		ch <- result{ok, err}
+	}()
+	return ch
+}
+
+func (f *fixture) flightWaiters() int {
+	f.g.mu.Lock()
+	defer f.g.mu.Unlock()
+	n := 0
+	for _, fl := range f.g.flights {
+		n += fl.waiters
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+	}
+}
+
+func TestTheFirstCheckersDepartureDoesNotFailTheOthers(t *testing.T) {
+	f := newFixture(t, nil)
+	release, first, leave := f.queued(t, "right")
+	second := f.check(context.Background(), "right", "192.0.2.2")
+	waitFor(t, "the second joins it", func() bool { return f.flightWaiters() == 2 })
+	leave()
+	if r := <-first; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("the departed checker got %+v", r)
+	}
+	release()
+	if r := <-second; !r.ok || r.err != nil {
+		t.Fatalf("the remaining checker got %+v, want ok", r)
+	}
+	if n := f.slots.Checks(); n != 1 {
+		t.Errorf("%d bcrypt checks, want 1 shared", n)
+	}
+}
+
+func TestTheLastCheckersDepartureGivesTheSlotUp(t *testing.T) {
+	f := newFixture(t, nil)
+	release, r, leave := f.queued(t, "right")
+	leave()
+	if got := <-r; !errors.Is(got.err, context.Canceled) {
+		t.Fatalf("got %+v", got)
+	}
+	waitFor(t, "the queue empties", func() bool { return f.slots.Waiting() == 0 })
+	release()
+	// A new check of the same credentials does not inherit the cancelled one.
+	if got := <-f.check(context.Background(), "right", "192.0.2.1"); !got.ok || got.err != nil {
+		t.Fatalf("the next check got %+v", got)
+	}
+	if n := f.slots.Checks(); n != 1 {
+		t.Errorf("%d bcrypt checks, want 1: the cancelled check never ran", n)
+	}
+}
+
+// With one failure allowed, a second attempt from the address while the
+// first is being checked waits for it: refused if it failed, run if it
+// succeeded.
+func TestAnAttemptWaitsForTheRunningOnesInsteadOfBeingRefused(t *testing.T) {
+	for _, tt := range []struct {
+		first   string
+		refused bool
+	}{{"wrong", true}, {"right", false}} {
+		t.Run("first "+tt.first, func(t *testing.T) {
+			f := newFixture(t, NewThrottle(1, time.Hour, 100))
+			release, first, _ := f.queued(t, tt.first)
+			second := f.check(context.Background(), "right", "192.0.2.1")
+			select {
+			case r := <-second:
+				t.Fatalf("the second attempt was answered while the first ran: %+v", r)
+			case <-time.After(50 * time.Millisecond):
+			}
+			release()
+			<-first
+			r := <-second
+			var throttled *Throttled
+			if errors.As(r.err, &throttled) != tt.refused || !tt.refused && !r.ok {
+				t.Errorf("second attempt %+v, want refused: %v", r, tt.refused)
+			}
+		})
+	}
+}
