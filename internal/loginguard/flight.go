@@ -73,7 +73,7 @@ type flight struct {
 func (g *Guard) join(ctx context.Context, key credcache.Key, addr string, newFlight func() *flight) (*flight, bool, error) {
 	for {
 		g.mu.Lock()
-		var changed chan struct{}
+		var changed <-chan struct{}
 		if t := g.throttle; t != nil && addr != "" {
 			now := g.now()
 			if wait := t.refused(addr, now); wait > 0 {
@@ -85,9 +85,7 @@ func (g *Guard) join(ctx context.Context, key credcache.Key, addr string, newFli
 				g.mu.Unlock()
 				return f, false, nil
 			}
-			if !t.reserve(addr, now) {
-				changed = t.changed
-			}
+			_, changed = t.reserve(addr, now)
 		} else if f := g.flights[key]; f != nil {
 			f.waiters++
 			g.mu.Unlock()

@@ -139,12 +139,10 @@ func (g *Guard) failed(ctx context.Context, f *flight, leader bool, addr, accoun
 		return nil
 	}
 	now := g.now()
-	g.mu.Lock()
 	if !leader { // the leader's failure was counted with its reservation
 		g.throttle.fail(addr, now)
 	}
 	delay := g.throttle.failAccount(account, now)
-	g.mu.Unlock()
 	if delay > 0 {
 		return g.sleep(ctx, delay)
 	}

@@ -3,6 +3,7 @@ package loginguard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -152,5 +153,28 @@ func TestAnAttemptWaitsForTheRunningOnesInsteadOfBeingRefused(t *testing.T) {
 				t.Errorf("second attempt %+v, want refused: %v", r, tt.refused)
 			}
 		})
+	}
+}
+
+// A reload that keeps the limits hands the Throttle to the new config's
+// Guard while the old one still finishes its checks (run with -race).
+func TestGuardsOfTwoConfigsShareAThrottle(t *testing.T) {
+	th := NewThrottle(1000, time.Hour, 100)
+	a, b := newFixture(t, th), newFixture(t, th)
+	a.slots, b.slots = NewSlots(4), NewSlots(4)
+	a.g.slots, b.g.slots = a.slots, b.slots
+	var results []chan result
+	for i := range 20 {
+		for _, f := range []*fixture{a, b} {
+			results = append(results, f.check(context.Background(), fmt.Sprintf("wrong %d", i), "192.0.2.1"))
+		}
+	}
+	for _, r := range results {
+		if got := <-r; got.ok || got.err != nil {
+			t.Fatalf("got %+v, want a plain failure", got)
+		}
+	}
+	if n := th.Tracked(); n != 2 {
+		t.Errorf("%d keys tracked, want 2 (the address and the account)", n)
 	}
 }

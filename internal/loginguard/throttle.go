@@ -86,10 +86,13 @@ func (t *Throttle) Tracked() int {
 	return len(t.keys)
 }
 
-// The methods below are called with t.mu held.
+// A Throttle outlives the Guards of config reloads that keep its limits,
+// so its methods lock it themselves.
 
 // refused returns how long until addr may try again, 0 if it may now.
 func (t *Throttle) refused(addr string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	b := t.keys[addr]
 	if b == nil || t.refill(b, now) >= 1 {
 		return 0
@@ -98,19 +101,23 @@ func (t *Throttle) refused(addr string, now time.Time) time.Duration {
 }
 
 // reserve holds one of addr's tokens for an attempt about to run bcrypt.
-// It fails when every token left is held by running attempts; then wait
-// on t.changed.
-func (t *Throttle) reserve(addr string, now time.Time) bool {
+// When every token left is held by running attempts it returns a channel
+// closed when one of them ends, to try again then.
+func (t *Throttle) reserve(addr string, now time.Time) (ok bool, changed <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	b := t.bucket(addr, now)
 	if t.refill(b, now)-float64(b.pending) < 1 {
-		return false
+		return false, t.changed
 	}
 	b.pending++
-	return true
+	return true, nil
 }
 
 // end finishes a reserved attempt, spending its token if it failed.
 func (t *Throttle) end(addr string, failed bool, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if b := t.keys[addr]; b != nil { // nil if evicted meanwhile
 		b.pending--
 		if failed {
@@ -124,12 +131,16 @@ func (t *Throttle) end(addr string, failed bool, now time.Time) {
 // fail records a failure that held no reservation (it shared another
 // attempt's check) against addr.
 func (t *Throttle) fail(addr string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.spend(t.bucket(addr, now), now)
 }
 
 // failAccount records a failure against account and returns how long to
 // hold the answer back: slowDown once the account's bucket is empty.
 func (t *Throttle) failAccount(account string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	b := t.bucket(account, now)
 	empty := t.refill(b, now) < 1
 	t.spend(b, now)
@@ -138,6 +149,8 @@ func (t *Throttle) failAccount(account string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// The methods below are called with t.mu held.
 
 func (t *Throttle) spend(b *bucket, now time.Time) {
 	t.refill(b, now)
