@@ -69,7 +69,8 @@ type Attempt struct {
 	// Hash is the user's stored bcrypt hash, nil for an unknown user.
 	Hash []byte
 	// Addr is the client's address; the invalid Addr (a trusted proxy that
-	// named none) counts as one address of its own.
+	// named none) counts as one address of its own, and an IPv6 address
+	// as its /64.
 	Addr netip.Addr
 	// Decoys are those of the user set Hash comes from.
 	Decoys *decoy.Set
@@ -98,10 +99,7 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (bool, error) {
 	if a.Hash != nil && g.cache.Known(key) {
 		return true, nil
 	}
-	addr := "addr\x00unknown"
-	if a.Addr.IsValid() {
-		addr = "addr\x00" + a.Addr.String()
-	}
+	addr := addrKey(a.Addr)
 	f, leader, err := g.join(ctx, key, addr, func() *flight {
 		return &flight{hash: hash, password: a.Password, topUp: a.Decoys.TopUp(hash), remember: a.Hash != nil}
 	})
@@ -113,6 +111,18 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (bool, error) {
 		return ok, err
 	}
 	return false, g.failed(ctx, f, leader, addr, "account\x00"+a.User)
+}
+
+// addrKey is the throttle key of a client address. An IPv6 client is its
+// /64: one host gets a whole /64 to pick addresses from.
+func addrKey(a netip.Addr) string {
+	switch a = a.Unmap(); {
+	case !a.IsValid():
+		return "addr\x00unknown"
+	case a.Is6():
+		return "addr\x00" + netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return "addr\x00" + a.String()
 }
 
 // Refuse spends, for a login refused without a password check (no

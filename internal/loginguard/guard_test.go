@@ -34,7 +34,8 @@ func newFixture(t *testing.T, throttle *Throttle) *fixture {
 		t.Fatal(err)
 	}
 	slots := NewSlots(1)
-	g := New(Options{Slots: slots, Cache: credcache.New(0, 0), Throttle: throttle})
+	g := New(Options{Slots: slots, Cache: credcache.New(0, 0), Throttle: throttle,
+		Sleep: func(context.Context, time.Duration) error { return nil }}) // no account slow-downs
 	return &fixture{g: g, slots: slots, hash: hash, decoys: decoys}
 }
 
@@ -176,5 +177,25 @@ func TestGuardsOfTwoConfigsShareAThrottle(t *testing.T) {
 	}
 	if n := th.Tracked(); n != 2 {
 		t.Errorf("%d keys tracked, want 2 (the address and the account)", n)
+	}
+}
+
+func TestAnIPv6ClientIsThrottledByItsSlash64(t *testing.T) {
+	f := newFixture(t, NewThrottle(2, time.Hour, 100))
+	for _, tt := range []struct {
+		addr    string
+		refused bool
+	}{
+		{"2001:db8:1:2::1", false},
+		{"2001:db8:1:2:ffff::9", false},
+		{"2001:db8:1:2:abcd::1", true}, // the same /64: its two failures are spent
+		{"2001:db8:1:3::1", false},     // the next /64
+		{"192.0.2.1", false},
+	} {
+		r := <-f.check(context.Background(), "wrong", tt.addr)
+		var throttled *Throttled
+		if errors.As(r.err, &throttled) != tt.refused {
+			t.Errorf("%s: %+v, want refused: %v", tt.addr, r, tt.refused)
+		}
 	}
 }
