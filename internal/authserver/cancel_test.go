@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/authconfig/authtest"
 	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/internal/testkit"
 )
@@ -24,16 +25,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// slowHash is "slow" at bcrypt cost 12: a quarter of a second to check (10
-// times that with -race), made once rather than in every run.
-const slowHash = "$2a$12$f6PLgqI7gobZgAbX6IIFYOtWpg/2bzsPyYHFHIR3y3Sa1C826y6Ne"
-
 // TestAClientGoneWhileQueuedForBcryptIsLoggedAsCancelled: with the one
 // bcrypt slot busy, a login whose client goes away while queued is logged
 // as a 499 at INFO (not a 500, not an error), gives its place in the queue
 // up and never runs bcrypt.
 func TestAClientGoneWhileQueuedForBcryptIsLoggedAsCancelled(t *testing.T) {
-	f := newFixture(t, strings.Replace(strictConfig, "users:\n", "users:\n\tslow: {password: \""+slowHash+"\"}\n", 1))
+	f := newFixture(t, strings.Replace(strictConfig, "users:\n", "users:\n\tslow: {password: \""+authtest.SlowHash+"\"}\n", 1))
 	logs := &testkit.SyncBuffer{}
 	srv, err := New(f.config, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
