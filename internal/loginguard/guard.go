@@ -110,7 +110,7 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (bool, error) {
 	if err != nil || ok && a.Hash != nil {
 		return ok, err
 	}
-	return false, g.failed(ctx, f, leader, addr, "account\x00"+a.User)
+	return false, g.failed(ctx, leader, addr, "account\x00"+a.User)
 }
 
 // addrKey is the throttle key of a client address. An IPv6 client is its
@@ -144,7 +144,7 @@ func (g *Guard) Refuse(ctx context.Context, decoys *decoy.Set) error {
 
 // failed counts a failed login and holds its answer back as long as the
 // account's failures ask.
-func (g *Guard) failed(ctx context.Context, f *flight, leader bool, addr, account string) error {
+func (g *Guard) failed(ctx context.Context, leader bool, addr, account string) error {
 	if g.throttle == nil {
 		return nil
 	}
