@@ -39,6 +39,10 @@ func (s *Slots) acquire(ctx context.Context) error {
 	defer s.waiting.Add(-1)
 	select {
 	case s.ch <- struct{}{}:
+		if err := ctx.Err(); err != nil { // both were ready: nobody waits for this check
+			<-s.ch
+			return err
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
