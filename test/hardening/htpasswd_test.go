@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/internal/regconfig"
 )
 
@@ -84,13 +85,14 @@ func TestHtpasswdConcurrentRightPasswordsShareOneCheck(t *testing.T) {
 
 // TestHtpasswdFailureFloodDoesNotLockOutAnotherAddress: 200 wrong
 // passwords at once from 127.0.0.2 reach bcrypt 10 times (the default
-// limit) and get 429 TOOMANYREQUESTS with Retry-After otherwise; the same
-// user from 127.0.0.1 is let in.
+// limit, plus what refilled meanwhile) and get 429 TOOMANYREQUESTS with
+// Retry-After otherwise; the same user from 127.0.0.1 is let in.
 func TestHtpasswdFailureFloodDoesNotLockOutAnotherAddress(t *testing.T) {
 	reg := newHtpasswdRegistry(t, map[string]string{"admin": costHash(t, "admin's password", 10)})
 	attacker := clientFrom(t, "127.0.0.2")
 	type answer struct{ code, retry string }
 	answers := make([]answer, 200)
+	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range answers {
 		wg.Go(func() {
@@ -99,6 +101,9 @@ func TestHtpasswdFailureFloodDoesNotLockOutAnotherAddress(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// The registry's limit is not configurable, and a failure comes back
+	// every 6 s: a flood slowed down by -race or load may see some.
+	refills := int(time.Since(start) / (loginguard.DefaultWindow / loginguard.DefaultMaxFailures))
 	count := map[string]int{}
 	for _, a := range answers {
 		count[a.code]++
@@ -106,20 +111,20 @@ func TestHtpasswdFailureFloodDoesNotLockOutAnotherAddress(t *testing.T) {
 			t.Errorf("429 without Retry-After")
 		}
 	}
-	if count["401 UNAUTHORIZED"] != 10 || count["429 TOOMANYREQUESTS"] != 190 {
-		t.Errorf("flood answers %v, want 10 401 UNAUTHORIZED and 190 429 TOOMANYREQUESTS", count)
+	if n := count["401 UNAUTHORIZED"]; n < 10 || n > 10+refills || count["429 TOOMANYREQUESTS"] != 200-n {
+		t.Errorf("flood answers %v, want 10 (+ %d refilled) 401 UNAUTHORIZED and the rest 429 TOOMANYREQUESTS", count, refills)
 	}
 	if status, code, _ := basicV2(t, clientFrom(t, "127.0.0.1"), reg.URL, "admin", "admin's password"); status != 200 {
 		t.Errorf("admin from another address after the flood: %d %s, want 200", status, code)
 	}
 }
 
-// TestHtpasswdBcryptIsBounded: 6 logins per CPU at once, each a failure
+// TestHtpasswdBcryptIsBounded: 4 logins per CPU at once, each a failure
 // for its own unknown name from its own address (so nothing throttles or
 // shares them), queue for NumCPU bcrypt slots instead of all running.
 func TestHtpasswdBcryptIsBounded(t *testing.T) {
-	reg := newHtpasswdRegistry(t, map[string]string{"admin": costHash(t, "admin's password", 11)})
-	n := 6 * runtime.NumCPU()
+	reg := newHtpasswdRegistry(t, map[string]string{"admin": costHash(t, "admin's password", 10)})
+	n := 4 * runtime.NumCPU()
 	var wg sync.WaitGroup
 	for i := range n {
 		c := clientFrom(t, fmt.Sprintf("127.0.1.%d", i+1))
@@ -132,7 +137,7 @@ func TestHtpasswdBcryptIsBounded(t *testing.T) {
 		select {
 		case <-done:
 			polling = false
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 			if q, err := strconv.Atoi(metricValue(t, reg.URL, "registry_password_checks_queued")); err == nil {
 				most = max(most, q)
 			}
