@@ -42,7 +42,7 @@ func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, passwo
 	switch {
 	case errors.As(err, &throttled):
 		s.metrics.throttled.Inc()
-		return identity{}, tooManyRequests(throttled.RetryAfter)
+		return identity{}, tooManyRequests(throttled)
 	case err != nil:
 		return identity{}, err // the client went away
 	case u == nil:

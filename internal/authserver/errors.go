@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
+
+	"github.com/wharf-registry/wharf/internal/loginguard"
 )
 
 // httpError is the one error type handlers return. Status, Code and Msg
@@ -58,16 +59,13 @@ func unauthorized(realm, code string, cause error) *httpError {
 	}
 }
 
-func tooManyRequests(retry time.Duration) *httpError {
-	secs := int((retry + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
+func tooManyRequests(e *loginguard.Throttled) *httpError {
 	return &httpError{
 		Status: http.StatusTooManyRequests,
 		Code:   "slow_down",
 		Msg:    "too many failed logins; retry later",
-		Header: http.Header{"Retry-After": {strconv.Itoa(secs)}},
+		Header: http.Header{"Retry-After": {strconv.Itoa(e.RetryAfterSeconds())}},
+		Err:    e,
 	}
 }
 

@@ -82,6 +82,12 @@ type Throttled struct {
 	RetryAfter time.Duration
 }
 
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up and at
+// least 1: the Retry-After header's value.
+func (e *Throttled) RetryAfterSeconds() int {
+	return max(int((e.RetryAfter+time.Second-1)/time.Second), 1)
+}
+
 func (e *Throttled) Error() string {
 	return fmt.Sprintf("too many failed logins from this address; retry in %v", e.RetryAfter.Round(time.Second))
 }

@@ -199,3 +199,11 @@ func TestAnIPv6ClientIsThrottledByItsSlash64(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]int{0: 1, time.Nanosecond: 1, time.Second: 1, 1200 * time.Millisecond: 2, 6 * time.Second: 6} {
+		if got := (&Throttled{RetryAfter: d}).RetryAfterSeconds(); got != want {
+			t.Errorf("RetryAfter %v: %d s, want %d", d, got, want)
+		}
+	}
+}

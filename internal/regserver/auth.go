@@ -82,9 +82,10 @@ func (a *basicAuth) authorize(r *http.Request, d decision) (identity, error) {
 		var throttled *loginguard.Throttled
 		switch {
 		case errors.As(err, &throttled):
-			secs := int64(max(time.Second, throttled.RetryAfter.Round(time.Second)) / time.Second)
-			return identity{}, errorf(http.StatusTooManyRequests, codeTooManyRequests, "too many failed logins; retry later").
-				withHeader("Retry-After", strconv.FormatInt(secs, 10))
+			e := errorf(http.StatusTooManyRequests, codeTooManyRequests, "too many failed logins; retry later").
+				withHeader("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+			e.Err = err
+			return identity{}, e
 		case err != nil:
 			return identity{}, err // the client went away: 499
 		case good:
