@@ -42,11 +42,10 @@ type user struct {
 	labels map[string][]string
 }
 
-// build makes a snapshot of cfg, its password checks sharing guard's slots
-// (Cache and Throttle are the snapshot's own). prev,
-// when not nil, lends its throttle state if the limits did not change: a
-// reload must not forgive an attacker's failures. The cache of verified
-// passwords starts empty.
+// build makes a snapshot of cfg. Its password checks use guard's slots,
+// clock and sleep; the cache of verified passwords is its own and starts
+// empty. prev, when not nil, lends its throttle state if the limits did not
+// change: a reload must not forgive an attacker's failures.
 func build(cfg *authconfig.Config, prev *snapshot, guard loginguard.Options) (*snapshot, error) {
 	snap := &snapshot{
 		cfg:    cfg,
