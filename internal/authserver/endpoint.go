@@ -149,9 +149,13 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, late
 			}
 		}
 		attrs = append(attrs, "reason", reason)
-		level = slog.LevelWarn
-		if status >= 500 {
+		switch {
+		case status == statusClientClosed:
+			level = slog.LevelInfo
+		case status >= 500:
 			level = slog.LevelError
+		default:
+			level = slog.LevelWarn
 		}
 	}
 	s.log.Log(r.Context(), level, "token request", attrs...)

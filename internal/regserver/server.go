@@ -84,6 +84,9 @@ func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger,
 	}
 	s.storage.threshold = max(cfg.Health.StorageDriver.Threshold, 1)
 	s.storage.gateAPI = cfg.Health.StorageDriver.Enabled
+	if b, ok := auth.(*basicAuth); ok {
+		s.metrics.observeLogins(b.file.Checks)
+	}
 	if cfg.HTTP.Host != "" && !cfg.HTTP.RelativeURLs {
 		s.base = strings.TrimSuffix(cfg.HTTP.Host, "/")
 	}
