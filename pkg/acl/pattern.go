@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -17,6 +19,11 @@ type pattern struct {
 	re     *regexp.Regexp
 	pieces []piece
 	labels []string // distinct label names of its ${labels:X}, in order
+
+	// prog is re as a program, for mayMatchBelow (prefix.go); nil when re
+	// is not anchored at the start. Built on first use.
+	progOnce sync.Once
+	prog     *syntax.Prog
 }
 
 // piece is regexp source text, or a hole for a placeholder's value.
