@@ -66,6 +66,10 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	if p.Access == nil {
 		p.Access = []ResourceActions{}
 	}
+	if p.Pull != nil && *p.Pull == nil {
+		// null would read as "no claim": a list, even empty, denies.
+		p.Pull = &[]PullRule{}
+	}
 	switch len(c.Audience) {
 	case 0:
 	case 1:

@@ -65,6 +65,10 @@ func TestPullClaimJSON(t *testing.T) {
 	if got, want := string(members[token.PullClaim]), `[{"name":"x","actions":[]},{"actions":["pull"]}]`; got != want {
 		t.Errorf("%s = %s, want %s", token.PullClaim, got, want)
 	}
+	var none []token.PullRule
+	if got := js(token.Claims{Pull: &none}); !strings.Contains(got, `"`+token.PullClaim+`":[]`) {
+		t.Errorf("an empty list of pull rules is not written as []: %s", got)
+	}
 	if got := js(token.Claims{}); strings.Contains(got, token.PullClaim) {
 		t.Errorf("a token without pull rules carries the claim: %s", got)
 	}
