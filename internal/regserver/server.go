@@ -75,7 +75,7 @@ func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger,
 		auth:          auth,
 		metrics:       newMetrics(),
 		prefix:        strings.TrimSuffix(cfg.HTTP.Prefix, "/"),
-		headers:       cfg.HTTP.Headers.Clone(),
+		headers:       exposeChallenge(cfg.HTTP.Headers.Clone()),
 		deleteEnabled: cfg.Storage.Delete.Enabled,
 		readOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
 	}
