@@ -223,3 +223,39 @@ func BenchmarkFilteredCatalogPage(b *testing.B) {
 		})
 	}
 }
+
+// A token of stock docker_auth has no pull claim: its registry:catalog:*
+// grant lists everything, as it did before the filtered catalog.
+func TestDockerAuthCatalogTokenListsEverything(t *testing.T) {
+	dir, f := loadDockerAuthTokens(t)
+	found := 0
+	for _, tk := range f.Tokens {
+		if filepath.Base(tk.File) != "admin-catalog.jwt" {
+			continue
+		}
+		found++
+		t.Run(tk.File, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, tk.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			iat := time.Unix(tk.IAT, 0)
+			reg := newRegistryAt(t, func() time.Time { return iat }, func(c *regconfig.Config) {
+				c.Auth.Token = &regconfig.TokenAuth{
+					Realm: f.RegistrySettings.Realm[tk.Key], Service: f.RegistrySettings.Service,
+					Issuer: f.RegistrySettings.Issuer, RootCertBundle: filepath.Join(dir, f.Keys[tk.Key].Certificate),
+				}
+			})
+			names := manyRepositories(t, reg.root, func(i int) string { return []string{"nginx", "centos", "team/app", "zed", "a-b"}[i] }, 5)
+			h := bearerHeader(strings.TrimSpace(string(raw)))
+			for _, n := range []int{2, 100} {
+				if got := catalogPages(t, reg, h, n); !slices.Equal(got, names) {
+					t.Errorf("n=%d: %q, want every repository %q", n, got, names)
+				}
+			}
+		})
+	}
+	if found != 2 {
+		t.Fatalf("tokens.json lists %d admin-catalog.jwt, want one per key (rsa, ec)", found)
+	}
+}
