@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
 )
 
 // TestSeed002CatalogShowsEachAccountWhatItMayPull runs the filtered catalog
@@ -151,4 +153,43 @@ func registry(t *testing.T, host string) name.Registry {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// TestStockRegistry3KeepsItsCatalogRuleWithOurCatalogTokens serves seed
+// 002's store with the stock registry:3 trusting our auth server: it
+// accepts catalog tokens carrying the pull claim (an unknown claim to it)
+// and keeps its own rule, registry:catalog:* or nothing. The admin lists
+// everything; the reader, whom our registry shows nginx, is refused there
+// as before, so our tokens widen nothing on a stock registry.
+func TestStockRegistry3KeepsItsCatalogRuleWithOurCatalogTokens(t *testing.T) {
+	t.Parallel()
+	stock := testkit.StockRegistryBinary(t, testkit.StockRegistryV3)
+	seedConfig, err := os.ReadFile("testdata/seed002_auth_config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSeed002Stack(t, seedConfig)
+	admin, reader := newClient(t, seedAdmin, s.roots), newClient(t, seedReader, s.roots)
+	repos := []string{"centos", "nginx", "team/a"}
+	pushAll(t, s.host, admin, repos)
+
+	dir := t.TempDir()
+	v3 := testkit.Start(t, testkit.Spec{
+		Name: "registry " + testkit.StockRegistryV3.Version,
+		Bin:  stock,
+		Args: func(port int) []string {
+			auth := fmt.Sprintf("auth:\n  token:\n    realm: %q\n    service: \"Docker registry\"\n    issuer: \"Auth Service\"\n    rootcertbundle: %q\n", s.realm, s.cert)
+			return []string{"serve", testkit.WriteFile(t, dir, "config.yml", []byte(registryConfig(s.storage, port, auth)))}
+		},
+		Env:       func(int) []string { return []string{"OTEL_TRACES_EXPORTER=none"} },
+		AnyStatus: true, // registry:3 has no /healthz: its 404 means it is up
+	})
+	if got, err := remote.Catalog(context.Background(), registry(t, v3.Host()), admin.opts...); err != nil || !slices.Equal(got, repos) {
+		t.Errorf("admin on registry:3: %q, %v; want %q", got, err, repos)
+	}
+	_, err = remote.Catalog(context.Background(), registry(t, v3.Host()), reader.opts...)
+	wantHTTPError(t, "reader's catalog on registry:3", err, 401, transport.UnauthorizedErrorCode)
+	if _, err := remote.Image(ref(t, v3.Host()+"/nginx:v1"), reader.opts...); err != nil {
+		t.Errorf("reader pulls nginx from registry:3: %v", err)
+	}
 }

@@ -93,6 +93,21 @@ func TestSeed002TokenDeploymentWorksUnchanged(t *testing.T) {
 // both.
 func startSeed002(t *testing.T, seedConfig []byte) (string, *tls.Config) {
 	t.Helper()
+	s := startSeed002Stack(t, seedConfig)
+	return s.host, s.roots
+}
+
+// seed002Stack is a running seed 002 deployment.
+type seed002Stack struct {
+	host    string      // the registry's host:port
+	roots   *tls.Config // trusts both servers
+	realm   string      // the auth server's token endpoint
+	cert    string      // server.pem: TLS, token signing and rootcertbundle
+	storage string      // the registry's storage root
+}
+
+func startSeed002Stack(t *testing.T, seedConfig []byte) seed002Stack {
+	t.Helper()
 	ssl := t.TempDir()
 	key := newKey(t, rsa2048)
 	cert := selfSigned(t, key, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
@@ -134,7 +149,8 @@ func startSeed002(t *testing.T, seedConfig []byte) (string, *tls.Config) {
 		tls: roots,
 	})
 
-	return reg.Host(), roots
+	return seed002Stack{host: reg.Host(), roots: roots, realm: auth.URL("https") + "/auth",
+		cert: filepath.Join(ssl, "server.pem"), storage: data}
 }
 
 // checkSeedHashes proves the seed's password hashes are the real output of
