@@ -26,6 +26,7 @@ type tokenRequest struct {
 	// outcome
 	granted []token.ResourceActions
 	rules   []int
+	catalog string // what catalogRules decided, "" when not asked
 	reused  bool
 }
 
@@ -72,7 +73,8 @@ func respond(w http.ResponseWriter, body tokenResponse) error {
 func (s *Server) issue(w http.ResponseWriter, snap *snapshot, req *tokenRequest, id identity, refresh string, oauth bool) error {
 	g := authorize(snap, id, req.service, req.ip, req.scopes)
 	req.granted, req.rules = g.access, g.rules
-	e, reused, err := s.accessToken(snap, id, req.service, g.access)
+	g.pull, req.catalog = catalogRules(snap, id, req.service, req.ip, g)
+	e, reused, err := s.accessToken(snap, id, req.service, g)
 	if err != nil {
 		return err
 	}
@@ -136,8 +138,13 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, late
 		"scopes_granted", granted,
 		"rules", req.rules,
 		"reused", req.reused,
-		"latency_ms", float64(latency.Microseconds()) / 1000,
 	}
+	if req.catalog != "" {
+		attrs = append(attrs, "catalog", req.catalog)
+	}
+	attrs = append(attrs,
+		"latency_ms", float64(latency.Microseconds())/1000,
+	)
 	level := slog.LevelInfo
 	if err != nil {
 		reason := err.Error()

@@ -237,6 +237,9 @@ func (s *Server) cors(snap *snapshot, next http.Handler) http.Handler {
 			// a "*" configuration echoes the caller's origin.
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
+			// A UI reads the Basic challenge of a failed login from it,
+			// as it reads the registry's Bearer challenge.
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
 		}
 		if r.Method != http.MethodOptions {
 			next.ServeHTTP(w, r)

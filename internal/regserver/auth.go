@@ -17,6 +17,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/htpasswd"
 	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/pkg/acl"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
 
@@ -25,6 +26,9 @@ type identity struct {
 	user   string
 	claims *token.Claims // token mode: the grants
 	all    bool          // modes none and htpasswd: anyone admitted may do anything
+	// pull, for a catalog request whose token carries the pull claim, is
+	// what the catalog may list (catalog.go); nil lists everything.
+	pull *acl.ACL
 }
 
 // can reports whether the identity may do action on the resource.
@@ -166,6 +170,16 @@ func (a *tokenAuth) authorize(r *http.Request, d decision) (identity, error) {
 	}
 	id := identity{user: claims.Subject, claims: claims}
 	for _, acc := range d.need {
+		if isCatalog(acc) && claims.Pull != nil {
+			// The claim is the token server's permission to list what
+			// the bearer may pull (catalog.go).
+			if id.pull, err = compilePull(*claims.Pull); err != nil {
+				e := unauthorized(d, a.challenge(r, d, "invalid_token"), "authentication required")
+				e.Err = err
+				return identity{}, e
+			}
+			continue
+		}
 		for _, action := range acc.Actions {
 			if !claims.Allows(acc.Type, acc.Name, action) {
 				return id, unauthorized(d, a.challenge(r, d, "insufficient_scope"), "authentication required")
