@@ -69,6 +69,9 @@ func TestSeedLinesWriteWhatApacheAndTheRegistryAccept(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("-Bbn exit %d", code)
 	}
+	if !strings.HasPrefix(out1, "admin:$2y$10$") {
+		t.Errorf("line %q: want Apache's $2y$ form at the default cost 10", out1)
+	}
 	if err := os.WriteFile(file, []byte(out1+out2), 0o644); err != nil {
 		t.Fatal(err)
 	}

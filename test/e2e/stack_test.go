@@ -148,10 +148,12 @@ func (s *stack) down(t *testing.T) {
 	}
 }
 
-// containerID returns the id of a service's container ("" when none).
+// containerID returns the id of a service's container ("" when none),
+// stopped or running: `docker compose` v2 lists only running ones without
+// -a (docker-compose 1.29 lists both, and takes -a too).
 func (s *stack) containerID(t *testing.T, svc string) string {
 	t.Helper()
-	return strings.TrimSpace(s.sh.mustQuiet(t, s.composeArgs("ps", "-q", svc)...))
+	return strings.TrimSpace(s.sh.mustQuiet(t, s.composeArgs("ps", "-a", "-q", svc)...))
 }
 
 // waitHealthy waits until both containers report healthy (their compose
