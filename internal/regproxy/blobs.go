@@ -152,14 +152,15 @@ func (p *Proxy) fetchBlob(w http.ResponseWriter, r *http.Request, u *upstream, n
 	if err == nil {
 		_, err = up.Commit(ctx, d)
 	}
-	if err != nil {
-		_ = up.Cancel(ctx)
-		e := u.unavailable(fmt.Errorf("fetching blob %s of %s: %w", d, name, err))
-		p.metrics.upstreamError(u, e)
-		p.logger.ErrorContext(ctx, "proxy: blob not cached", "upstream", u.base, "repo", name, "digest", d, "err", err)
-		return fmt.Errorf("%w: %w", errBroken, e)
+	if err == nil {
+		client.finish()
+		return nil
 	}
-	return nil
+	_ = up.Cancel(ctx)
+	e := u.unavailable(fmt.Errorf("fetching blob %s of %s: %w", d, name, err))
+	p.metrics.upstreamError(u, e)
+	p.logger.ErrorContext(ctx, "proxy: blob not cached", "upstream", u.base, "repo", name, "digest", d, "err", err)
+	return fmt.Errorf("%w: %w", errBroken, e)
 }
 
 func setBlobHeaders(w http.ResponseWriter, d digest.Digest) {
@@ -171,19 +172,42 @@ func setBlobHeaders(w http.ResponseWriter, d digest.Digest) {
 
 // bestEffort writes to the client until the first failure, then drops
 // everything: the upstream copy into the store must not stop because the
-// client went away.
+// client went away. It holds back the last byte it was given until finish:
+// a client must not receive a complete body before its digest is verified.
 type bestEffort struct {
 	w      io.Writer
 	failed bool
+	held   [1]byte
+	isHeld bool
 }
 
 func (b *bestEffort) Write(p []byte) (int, error) {
-	if !b.failed {
-		if _, err := b.w.Write(p); err != nil {
-			b.failed = true
-		}
+	if len(p) == 0 {
+		return 0, nil
 	}
+	if b.isHeld {
+		b.send(b.held[:])
+	}
+	b.send(p[:len(p)-1])
+	b.held[0], b.isHeld = p[len(p)-1], true
 	return len(p), nil
+}
+
+// finish sends the held-back byte, once the blob is verified.
+func (b *bestEffort) finish() {
+	if b.isHeld {
+		b.send(b.held[:])
+		b.isHeld = false
+	}
+}
+
+func (b *bestEffort) send(p []byte) {
+	if b.failed || len(p) == 0 {
+		return
+	}
+	if _, err := b.w.Write(p); err != nil {
+		b.failed = true
+	}
 }
 
 // counter counts the bytes read from the upstream into a metric.

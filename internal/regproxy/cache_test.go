@@ -1,0 +1,80 @@
+package regproxy_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/pkg/storage"
+)
+
+// TTL expiry: a tag not confirmed for a whole TTL is deleted, and garbage
+// collection (deleteuntagged) then removes what it held.
+func TestExpiredTagsLeaveTheCacheAtGarbageCollection(t *testing.T) {
+	h, host := upstreamRegistry(t)
+	pushRandom(t, host, "app:1")
+	up := httptest.NewServer(h)
+	t.Cleanup(up.Close)
+	p, store := newCache(t, up.URL, "", "", time.Hour)
+	ctx := context.Background()
+	if _, err := p.Manifest(ctx, "up/app", "1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p.SetClock(func() time.Time { return start.Add(30 * time.Minute) })
+	if n, err := p.Expire(ctx); err != nil || n != 0 {
+		t.Fatalf("within the TTL: expired %d (%v), want 0", n, err)
+	}
+	p.SetClock(func() time.Time { return start.Add(2 * time.Hour) })
+	if n, err := p.Expire(ctx); err != nil || n != 1 {
+		t.Fatalf("past the TTL: expired %d (%v), want 1", n, err)
+	}
+	if _, err := store.GetManifest(ctx, "up/app", "1"); !errors.Is(err, storage.ErrManifestUnknown) {
+		t.Errorf("expired tag still resolves: %v", err)
+	}
+	res, err := store.GarbageCollect(ctx, storage.GCOptions{DeleteUntagged: true, GracePeriod: -1})
+	if err != nil || res.ManifestsDeleted != 1 {
+		t.Errorf("gc after expiry: %+v, %v; want the manifest deleted", res, err)
+	}
+}
+
+// A blob whose bytes do not match its digest is never cached, and the
+// client that was streamed those bytes sees its response broken off.
+func TestBlobNotMatchingItsDigestIsNeverCached(t *testing.T) {
+	good := strings.Repeat("the right bytes ", 4096)
+	sum := sha256.Sum256([]byte(good))
+	d := digest.Digest("sha256:" + hex.EncodeToString(sum[:]))
+	bad := strings.Repeat("the wrong bytes ", 4096)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "65536")
+		_, _ = io.WriteString(w, bad)
+	}))
+	t.Cleanup(up.Close)
+
+	ttl := regconfig.D(time.Hour)
+	_, store, cache := newRegistry(t, func(cfg *regconfig.Config) {
+		cfg.Proxies = []regconfig.ProxyEntry{{Prefix: "up", Proxy: regconfig.Proxy{RemoteURL: up.URL, TTL: &ttl}}}
+	})
+
+	resp, err := http.Get("http://" + cache + "/v2/up/app/blobs/" + d.String())
+	if err == nil {
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && string(body) == bad {
+			t.Error("the client got the whole wrong body as a complete response")
+		}
+	}
+	if _, err := store.StatBlob(context.Background(), "up/app", d); !errors.Is(err, storage.ErrBlobUnknown) {
+		t.Errorf("a blob with the wrong content is cached: %v", err)
+	}
+}
