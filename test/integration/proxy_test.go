@@ -141,6 +141,12 @@ func TestPullThroughCacheOutlivesItsUpstream(t *testing.T) {
 		t.Errorf("uncached manifest of a stopped upstream: %d %s, want 503", resp.StatusCode, body)
 	}
 	wantOCIError(t, resp, body, "UNAVAILABLE")
+	if n := metric(t, cache, "registry_proxy_upstream_errors_total", `upstream="stock"`, `code="503"`); n < 2 {
+		t.Errorf("registry_proxy_upstream_errors_total{upstream=stock,code=503} = %v, want the stale revalidation and the uncached pull", n)
+	}
+	if n := metric(t, cache, "registry_proxy_misses_total", `upstream="stock"`, `kind="manifest"`); n < 2 {
+		t.Errorf("registry_proxy_misses_total{upstream=stock,kind=manifest} = %v, want the first pull and the uncached one", n)
+	}
 }
 
 // 20 clients pulling one large blob at once make one upstream fetch, and
