@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -122,7 +123,13 @@ func (p *Proxy) headBlob(w http.ResponseWriter, r *http.Request, u *upstream, na
 // store at once. The fetch runs on even when the client goes away, since
 // followers are waiting for it; only the client's copy stops.
 func (p *Proxy) fetchBlob(w http.ResponseWriter, r *http.Request, u *upstream, name string, d digest.Digest) error {
-	ctx := context.WithoutCancel(r.Context())
+	// Detached from the client, but an upstream that stops sending for
+	// u.idle ends the fetch: a stalled body must not hold the followers
+	// (and an upload session) for ever.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	idle := time.AfterFunc(u.idle, cancel)
+	defer idle.Stop()
 	resp, err := u.do(ctx, http.MethodGet, u.remoteName(name), "/blobs/"+d.String(), nil)
 	if err != nil {
 		p.metrics.upstreamError(u, err)
@@ -144,7 +151,8 @@ func (p *Proxy) fetchBlob(w http.ResponseWriter, r *http.Request, u *upstream, n
 	}
 	w.WriteHeader(http.StatusOK)
 	client := &bestEffort{w: w}
-	body := &counter{r: resp.Body, add: p.metrics.bytes.WithLabelValues(u.label).Add}
+	bytes := p.metrics.bytes.WithLabelValues(u.label)
+	body := &counter{r: resp.Body, add: func(n float64) { bytes.Add(n); idle.Reset(u.idle) }}
 	n, err := up.Append(ctx, 0, io.TeeReader(body, client))
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = fmt.Errorf("upstream sent %d bytes of %d", n, resp.ContentLength)

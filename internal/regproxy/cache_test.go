@@ -78,3 +78,43 @@ func TestBlobNotMatchingItsDigestIsNeverCached(t *testing.T) {
 		t.Errorf("a blob with the wrong content is cached: %v", err)
 	}
 }
+
+// An upstream that stops sending in the middle of a blob ends the fetch
+// once it has been idle too long: the client's response is broken off and
+// nothing is cached.
+func TestStalledBlobFetchIsAbandoned(t *testing.T) {
+	d := digest.FromString("never sent in full")
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = io.WriteString(w, "half")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(up.Close)
+	t.Cleanup(func() { close(release) })
+	p, store := newCache(t, up.URL, "", "", time.Hour)
+	p.SetBlobIdleTimeout(200 * time.Millisecond)
+
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		req := httptest.NewRequest(http.MethodGet, "/v2/up/app/blobs/"+d.String(), nil)
+		_, err := p.ServeBlob(httptest.NewRecorder(), req, "up/app", d)
+		t.Errorf("ServeBlob returned (%v) instead of breaking the response", err)
+	}()
+	select {
+	case got := <-done:
+		if got != http.ErrAbortHandler {
+			t.Errorf("ServeBlob panicked with %v, want http.ErrAbortHandler", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the fetch still waits for an upstream that stopped sending")
+	}
+	if _, err := store.StatBlob(context.Background(), "up/app", d); !errors.Is(err, storage.ErrBlobUnknown) {
+		t.Errorf("a partial blob is cached: %v", err)
+	}
+}

@@ -20,3 +20,10 @@ func (p *Proxy) SetResponseHeaderTimeout(d time.Duration) {
 		u.client.Transport.(*http.Transport).ResponseHeaderTimeout = d
 	}
 }
+
+// SetBlobIdleTimeout shortens how long a blob body may stall.
+func (p *Proxy) SetBlobIdleTimeout(d time.Duration) {
+	for _, u := range p.ups {
+		u.idle = d
+	}
+}

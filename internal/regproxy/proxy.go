@@ -61,8 +61,13 @@ func New(ups []regconfig.ProxyEntry, store *storage.Store, logger *slog.Logger, 
 		return nil
 	}
 	p := &Proxy{store: store, logger: logger, metrics: newMetrics(reg), now: time.Now, flights: map[string]*flight{}}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
 	for _, e := range ups {
-		p.ups = append(p.ups, newUpstream(e, p.now))
+		u := newUpstream(e, p.now)
+		p.ups = append(p.ups, u)
+		p.logger.Info("pull-through cache", "prefix", u.prefix, "upstream", u.base, "ttl", u.ttl, "credentials", u.username != "")
 	}
 	return p
 }

@@ -21,6 +21,9 @@ const (
 	responseHeaderTimeout = 20 * time.Second
 	// manifestTimeout bounds a whole manifest exchange (token included).
 	manifestTimeout = 30 * time.Second
+	// blobIdleTimeout ends a blob fetch whose upstream sent nothing for
+	// that long; a blob as such may take as long as it takes.
+	blobIdleTimeout = 60 * time.Second
 )
 
 // dockerHubHosts are the names of Docker Hub's registry. Their API lives
@@ -37,6 +40,7 @@ type upstream struct {
 	label     string // metrics label: the prefix, or the host for proxy:
 	dockerHub bool
 	ttl       time.Duration // 0: never expire, revalidate tags on every pull
+	idle      time.Duration // blobIdleTimeout, shorter in tests
 	username  string
 	password  string
 	client    *http.Client
@@ -70,7 +74,7 @@ func newUpstream(e regconfig.ProxyEntry, now func() time.Time) *upstream {
 	}
 	return &upstream{
 		prefix: e.Prefix, base: u.Scheme + "://" + host, label: label, dockerHub: hub,
-		ttl: e.ExpiresAfter(), username: e.Username, password: e.Password,
+		ttl: e.ExpiresAfter(), idle: blobIdleTimeout, username: e.Username, password: e.Password,
 		// No client timeout: a blob takes as long as it takes; the
 		// transport bounds connecting and waiting for headers.
 		client: &http.Client{Transport: tr},
