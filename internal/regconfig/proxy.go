@@ -60,6 +60,9 @@ func (v *validator) proxies() {
 	if c.Proxy != nil {
 		v.upstream("proxy", *c.Proxy)
 	}
+	if len(c.Upstreams()) > 0 && c.Storage.Maintenance.ReadOnly.Enabled {
+		v.add("storage.maintenance.readonly.enabled", "a pull-through cache (proxy or proxies) stores what it fetches: it cannot run on read-only storage")
+	}
 	for i, p := range c.Proxies {
 		path := fmt.Sprintf("proxies[%d]", i)
 		switch {

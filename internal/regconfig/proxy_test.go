@@ -92,6 +92,8 @@ func TestProxyMistakesAreReported(t *testing.T) {
 		{"a user without a password", "proxy:\n  remoteurl: https://a.example\n  username: a\n", "proxy.username", 3, "go together"},
 		{"a bad ttl", "proxy:\n  remoteurl: https://a.example\n  ttl: soon\n", "proxy.ttl", 3, "invalid duration"},
 		{"a negative ttl", "proxy:\n  remoteurl: https://a.example\n  ttl: -1h\n", "proxy.ttl", 3, "negative"},
+		{"read-only storage", "proxy:\n  remoteurl: https://a.example\nstorage:\n  maintenance:\n    readonly:\n      enabled: true\n",
+			"storage.maintenance.readonly.enabled", 6, "cannot run on read-only storage"},
 		{"a misspelt key", "proxies:\n  - prefix: hub\n    remoteurl: https://a.example\n    tll: 1h\n", "proxies[0].tll", 4, "ttl"},
 	}
 	for _, tt := range tests {

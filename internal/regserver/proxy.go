@@ -12,9 +12,10 @@ import (
 )
 
 // The pull-through cache (internal/regproxy) is hooked in here: proxied
-// repositories refuse writes, and their manifests and missing blobs come
-// from the upstream. Everything else (routing, auth, Accept, ranges of
-// cached blobs, rendering) is the registry's as for any repository.
+// repositories refuse writes; their manifests, missing blobs and tag lists
+// come from the upstream. Everything else (routing, auth, Accept, ranges
+// of cached blobs, catalog, referrers, rendering) is the registry's, as for
+// any repository.
 
 // refuseProxiedWrite answers 405 UNSUPPORTED to a push or delete in a
 // repository that mirrors an upstream, as registry:2's proxy does.
@@ -35,6 +36,15 @@ func (s *Server) manifest(ctx context.Context, name, ref string) (storage.Manife
 	}
 	m, err := s.proxy.Manifest(ctx, name, ref)
 	return m, fromProxy(err)
+}
+
+// tagList lists tags, the upstream's for proxied repositories.
+func (s *Server) tagList(ctx context.Context, name, last string, n int) ([]string, bool, error) {
+	if !s.proxy.Proxied(name) {
+		return s.store.Tags(ctx, name, last, n)
+	}
+	tags, more, err := s.proxy.Tags(ctx, name, last, n)
+	return tags, more, fromProxy(err)
 }
 
 // proxyBlob serves a blob of a proxied repository that is not cached yet.

@@ -73,9 +73,19 @@ func TestPullThroughCacheServesSeveralUpstreams(t *testing.T) {
 		t.Errorf("registry_proxy_upstream_bytes_total{upstream=private} = %v, want at least the layers' 2048", n)
 	}
 
+	tags, err := remote.List(ref(t, h+"/stock/multi:1").Context(), anon.opts...)
+	if err != nil || len(tags) != 1 || tags[0] != "1" {
+		t.Errorf("tags of stock/multi through the cache: %v, %v; want the upstream's [1]", tags, err)
+	}
+	pushImage(t, ups.pusher, ups.tokenHost+"/team/app:2.0")
+	tags, err = remote.List(ref(t, h+"/private/team/app:1.0").Context(), anon.opts...)
+	if err != nil || len(tags) != 2 {
+		t.Errorf("tags of private/team/app through the cache: %v, %v; want the upstream's [1.0 2.0]", tags, err)
+	}
+
 	local := pushImage(t, anon, h+"/mine/app:1")
 	pullImage(t, anon, h+"/mine/app:1", local)
-	err := remote.Write(ref(t, h+"/private/team/app:2"), local, anon.opts...)
+	err = remote.Write(ref(t, h+"/private/team/app:2"), local, anon.opts...)
 	wantHTTPError(t, "push into a proxied repository", err, http.StatusMethodNotAllowed, transport.ErrorCode("UNSUPPORTED"))
 	d, _ := img.Digest()
 	err = remote.Delete(digestRef(t, h, "private/team/app", d), anon.opts...)
@@ -128,6 +138,9 @@ func TestPullThroughCacheOutlivesItsUpstream(t *testing.T) {
 	time.Sleep(5 * time.Second) // the tag's TTL of 2s has passed
 	pullImage(t, anon, h+"/stock/app:1", img)
 	pullImage(t, anon, fmt.Sprintf("%s/stock/app@%s", h, d), img)
+	if tags, err := remote.List(ref(t, h+"/stock/app:1").Context(), anon.opts...); err != nil || len(tags) != 1 || tags[0] != "1" {
+		t.Errorf("tags with the upstream down: %v, %v; want the cached [1]", tags, err)
+	}
 	if n := metric(t, cache, "registry_proxy_stale_total", `upstream="stock"`); n < 1 {
 		t.Errorf("registry_proxy_stale_total{upstream=stock} = %v, want at least 1", n)
 	}
