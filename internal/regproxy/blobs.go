@@ -164,7 +164,7 @@ func (p *Proxy) fetchBlob(w http.ResponseWriter, r *http.Request, u *upstream, n
 		client.finish()
 		return nil
 	}
-	_ = up.Cancel(ctx)
+	_ = up.Cancel(context.WithoutCancel(ctx)) // ctx may be the cancelled one
 	e := u.unavailable(fmt.Errorf("fetching blob %s of %s: %w", d, name, err))
 	p.metrics.upstreamError(u, e)
 	p.logger.ErrorContext(ctx, "proxy: blob not cached", "upstream", u.base, "repo", name, "digest", d, "err", err)

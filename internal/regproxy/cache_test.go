@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/internal/regproxy"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
@@ -116,5 +118,38 @@ func TestStalledBlobFetchIsAbandoned(t *testing.T) {
 	}
 	if _, err := store.StatBlob(context.Background(), "up/app", d); !errors.Is(err, storage.ErrBlobUnknown) {
 		t.Errorf("a partial blob is cached: %v", err)
+	}
+}
+
+// A tag deleted upstream is still served until its TTL has passed; then
+// the HEAD's 404 is the answer and the cached tag goes.
+func TestTagDeletedUpstreamGoesAfterItsTTL(t *testing.T) {
+	h, host := upstreamRegistry(t)
+	pushRandom(t, host, "app:1")
+	var gone atomic.Bool
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() && strings.Contains(r.URL.Path, "/manifests/") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+	p, store := newCache(t, up.URL, "", "", time.Hour)
+	ctx := context.Background()
+	if _, err := p.Manifest(ctx, "up/app", "1"); err != nil {
+		t.Fatal(err)
+	}
+	gone.Store(true)
+	start := time.Now()
+	p.SetClock(func() time.Time { return start.Add(59 * time.Minute) })
+	if _, err := p.Manifest(ctx, "up/app", "1"); err != nil {
+		t.Fatalf("within the TTL: %v, want the cached tag", err)
+	}
+	p.SetClock(func() time.Time { return start.Add(61 * time.Minute) })
+	_, err := p.Manifest(ctx, "up/app", "1")
+	wantError(t, err, http.StatusNotFound, regproxy.CodeManifestUnknown, up.URL)
+	if _, _, err := store.TagTime(ctx, "up/app", "1"); !errors.Is(err, storage.ErrManifestUnknown) {
+		t.Errorf("the tag the upstream deleted is still cached: %v", err)
 	}
 }

@@ -140,6 +140,9 @@ func (p *Proxy) revalidate(ctx context.Context, u *upstream, name, tag string, c
 			return p.fetchManifest(ctx, u, name, tag)
 		case resp.StatusCode == http.StatusNotFound:
 			p.metrics.count(u, "manifest", false)
+			if err := p.store.DeleteTag(ctx, name, tag); err != nil && !errors.Is(err, storage.ErrManifestUnknown) {
+				return storage.Manifest{}, err
+			}
 			return storage.Manifest{}, u.statusError(resp, CodeManifestUnknown)
 		}
 		err = u.statusError(resp, CodeManifestUnknown)
