@@ -27,6 +27,8 @@ type Config struct {
 	Auth          Auth          `yaml:"auth"`
 	Health        Health        `yaml:"health"`
 	Compatibility Compatibility `yaml:"compatibility"`
+	Proxy         *Proxy        `yaml:"proxy"`   // registry:2's pull-through cache (proxy.go)
+	Proxies       []ProxyEntry  `yaml:"proxies"` // several upstreams, each on a prefix (proxy.go)
 
 	// Warnings are things accepted but worth a line in the log: settings
 	// that have no effect here and REGISTRY_* variables ignored (Kubernetes
