@@ -12,6 +12,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/authconfig"
 	"github.com/wharf-registry/wharf/internal/authn"
 	"github.com/wharf-registry/wharf/internal/extprog"
+	"github.com/wharf-registry/wharf/internal/ldapauth"
 	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/pkg/acl"
 )
@@ -39,7 +40,7 @@ func newBackends(cfg *authconfig.Config, log *slog.Logger) (*backends, error) {
 		b.chain = append(b.chain, extprog.NewAuthenticator(cfg.ExtAuth))
 	}
 	if cfg.LDAPAuth != nil {
-		return nil, fmt.Errorf("ldap_auth: not implemented yet")
+		b.chain = append(b.chain, ldapauth.New(cfg.LDAPAuth))
 	}
 	if cfg.ExtAuthz != nil {
 		b.authz = extprog.NewAuthorizer(cfg.ExtAuthz)

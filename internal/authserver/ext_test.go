@@ -117,12 +117,7 @@ func TestExtAuthDecidesLoginsAsDockerAuth(t *testing.T) {
 		t.Errorf("the password is in the environment:\n%s", env)
 	}
 
-	tests := []struct {
-		name, user, pw string
-		scope          string
-		status         int
-		want           string // granted actions on the scope
-	}{
+	runLogins(t, f, []loginCase{
 		{"exit 0 with labels: labels reach the ACL placeholders", "alice", "alicepw", "repository:red/app:pull,push", 200, "pull,push"},
 		{"labels do not reach other teams", "alice", "alicepw", "repository:blue/app:pull", 200, ""},
 		{"exit 0 without output: no labels", "bob", "bobpw", "repository:bob/x:pull,push", 200, "pull"},
@@ -134,8 +129,27 @@ func TestExtAuthDecidesLoginsAsDockerAuth(t *testing.T) {
 		{"exit 0 with garbage on stdout fails closed", "garbage", "pw", "repository:red/app:pull", 503, ""},
 		{"exit 3 is an error, not a denial", "crash", "pw", "repository:red/app:pull", 503, ""},
 		{"a hanging program is killed at the timeout", "hang", "pw", "repository:red/app:pull", 503, ""},
+	})
+
+	// The hanging program's child died with it (the process group).
+	assertKilled(t, readRec(t, rec, "child"))
+	for _, want := range []string{"killed after the 1s timeout", "exit status 3", "stdout is not {", "ext_auth " + filepath.Join(rec, "ext-auth.sh")} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
 	}
-	for _, tt := range tests {
+}
+
+// loginCase is one token request and what it must get.
+type loginCase struct {
+	name, user, pw, scope string
+	status                int
+	want                  string // actions granted on the scope's repository
+}
+
+func runLogins(t *testing.T, f *fixture, cases []loginCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := f.get(t, url.Values{"service": {"registry"}, "scope": {tt.scope}}, tt.user, tt.pw)
 			if resp.StatusCode != tt.status {
@@ -144,20 +158,15 @@ func TestExtAuthDecidesLoginsAsDockerAuth(t *testing.T) {
 			if tt.status != 200 {
 				return
 			}
-			_, _, acc := verifyJose(t, tokenBody(t, resp).Token, f.kp.Public)
+			_, std, acc := verifyJose(t, tokenBody(t, resp).Token, f.kp.Public)
+			if std.Subject != tt.user {
+				t.Errorf("sub %q, want %q", std.Subject, tt.user)
+			}
 			name := strings.SplitN(tt.scope, ":", 3)[1]
 			if got := grants(acc)["repository:"+name]; got != tt.want {
 				t.Errorf("granted %q, want %q", got, tt.want)
 			}
 		})
-	}
-
-	// The hanging program's child died with it (the process group).
-	assertKilled(t, readRec(t, rec, "child"))
-	for _, want := range []string{"killed after the 1s timeout", "exit status 3", "stdout is not {", "ext_auth " + filepath.Join(rec, "ext-auth.sh")} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %q:\n%s", want, logs)
-		}
 	}
 }
 
@@ -172,26 +181,14 @@ func readRec(t *testing.T, dir, name string) string {
 
 func TestExtAuthzDecidesWhatTheACLDoesNot(t *testing.T) {
 	f, logs, rec := extFixture(t)
-	tests := []struct {
-		name, user, pw, scope, want string
-	}{
-		{"exit 0 grants what was asked", "bob", "bobpw", "repository:ext/allowed:pull,push", "pull,push"},
-		{"exit 1 denies", "bob", "bobpw", "repository:ext/other:pull", ""},
-		{"an ACL rule decides first, even a denying one", "bob", "bobpw", "repository:ext/ruled:pull", ""},
-		{"an ACL grant is not second-guessed", "bob", "bobpw", "repository:bob/app:pull", "pull"},
-		{"a hanging program is killed and denies", "bob", "bobpw", "repository:ext/hang:pull", ""},
-		{"garbage and exit 5 deny", "bob", "bobpw", "repository:ext/garbage:pull", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp := f.get(t, url.Values{"service": {"registry"}, "scope": {tt.scope}}, tt.user, tt.pw)
-			_, _, acc := verifyJose(t, tokenBody(t, resp).Token, f.kp.Public)
-			name := strings.SplitN(tt.scope, ":", 3)[1]
-			if got := grants(acc)["repository:"+name]; got != tt.want {
-				t.Errorf("granted %q, want %q", got, tt.want)
-			}
-		})
-	}
+	runLogins(t, f, []loginCase{
+		{"exit 0 grants what was asked", "bob", "bobpw", "repository:ext/allowed:pull,push", 200, "pull,push"},
+		{"exit 1 denies", "bob", "bobpw", "repository:ext/other:pull", 200, ""},
+		{"an ACL rule decides first, even a denying one", "bob", "bobpw", "repository:ext/ruled:pull", 200, ""},
+		{"an ACL grant is not second-guessed", "bob", "bobpw", "repository:bob/app:pull", 200, "pull"},
+		{"a hanging program is killed and denies", "bob", "bobpw", "repository:ext/hang:pull", 200, ""},
+		{"garbage and exit 5 deny", "bob", "bobpw", "repository:ext/garbage:pull", 200, ""},
+	})
 	for _, want := range []string{"ext_authz failed; scope denied", "killed after the 1s timeout", "exit status 5"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
