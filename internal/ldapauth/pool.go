@@ -82,19 +82,24 @@ func (p *pool) do(ctx context.Context, f func(*conn) error) error {
 }
 
 // guarded runs f with the socket's deadline at ctx's; a cancelled ctx
-// (the client left) pulls the deadline in at once.
+// (the client left) pulls the deadline in at once. A failure at or after
+// the deadline is reported as the timeout, whichever layer noticed first.
 func (p *pool) guarded(ctx context.Context, c *conn, f func(*conn) error) error {
 	deadline, _ := ctx.Deadline()
 	_ = c.raw.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = c.raw.SetDeadline(time.Unix(1, 0)) })
 	err := f(c)
-	if !stop() || ctx.Err() != nil {
-		if err == nil || !authn.Decided(err) {
-			return fmt.Errorf("no answer within %s: %w", p.cfg.TimeoutValue, context.Cause(ctx))
-		}
-		return fmt.Errorf("no answer within %s", p.cfg.TimeoutValue) // never a verdict after the deadline
-	}
+	stopped := stop()
 	_ = c.raw.SetDeadline(time.Time{})
+	if err == nil || authn.Decided(err) {
+		return err // reached in time: a verdict stands
+	}
+	if !stopped || ctx.Err() != nil || !time.Now().Before(deadline) {
+		if errors.Is(context.Cause(ctx), context.Canceled) {
+			return context.Canceled
+		}
+		return fmt.Errorf("no answer within %s: %w", p.cfg.TimeoutValue, err)
+	}
 	return err
 }
 
@@ -151,7 +156,8 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 	}
 	lc := ldap.NewConn(netConn, p.cfg.TLS == "always")
 	lc.Start()
-	lc.SetTimeout(p.cfg.TimeoutValue)
+	// A backstop only: the socket deadline (guarded) fires first.
+	lc.SetTimeout(2 * p.cfg.TimeoutValue)
 	c := &conn{Conn: lc, raw: raw}
 	if p.cfg.TLS == "starttls" {
 		if err := lc.StartTLS(p.tls); err != nil {
