@@ -173,3 +173,20 @@ func TestLDAPOverStartTLSAndLDAPS(t *testing.T) {
 		})
 	}
 }
+
+// initial_bind_as_user: no service account; the user's own bind (bind_dn
+// with ${account}, DN-escaped) comes first and the search runs as the user.
+func TestLDAPInitialBindAsUser(t *testing.T) {
+	d := testkit.StartSlapd(t, directoryLDIF)
+	cfg := strings.NewReplacer("ADDR", d.Addr(), "TLS", "none", "CA", d.CAFile,
+		"\tbind_dn: cn=svc,dc=example,dc=org\n\tbind_password_file: PWFILE\n",
+		"\tbind_dn: uid=${account},ou=people,dc=example,dc=org\n\tinitial_bind_as_user: true\n").Replace(ldapConfig)
+	f, _ := newLoggedFixture(t, cfg)
+	runLogins(t, f, []loginCase{
+		{"right password, labels read as the user", "alice", "alicepw", "repository:dev/app:pull", 200, "pull"},
+		{"wrong password", "alice", "wrong", "repository:dev/app:pull", 401, ""},
+		{"unknown user", "mallory", "alicepw", "repository:dev/app:pull", 401, ""},
+		{"a DN in the account name finds nobody", "alice,ou=people,dc=example,dc=org", "alicepw", "repository:dev/app:pull", 401, ""},
+		{"empty password never binds", "bob", "", "repository:bob/x:pull", 401, ""},
+	})
+}
