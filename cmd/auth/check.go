@@ -22,6 +22,15 @@ func validate(path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d users, %d acl rules, %d keys)\n", path, len(cfg.Users), cfg.Rules.Len(), len(cfg.Keys))
+	if cfg.ExtAuth != nil {
+		fmt.Fprintf(stdout, "ext_auth: %s\n", cfg.ExtAuth.Path)
+	}
+	if cfg.LDAPAuth != nil {
+		fmt.Fprintf(stdout, "ldap_auth: %s (not contacted by validate)\n", cfg.LDAPAuth.Describe())
+	}
+	if cfg.ExtAuthz != nil {
+		fmt.Fprintf(stdout, "ext_authz: %s\n", cfg.ExtAuthz.Path)
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}

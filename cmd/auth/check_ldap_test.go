@@ -59,6 +59,10 @@ acl:
 	- match: {name: "${labels:groups}/*"}
 	  actions: [pull]
 `, "\t", "  "))
+	if code, stdout, stderr := runAuth(t, "", "validate", cfg); code != 0 ||
+		!strings.Contains(stdout, "ldap_auth: ldap://"+d.Addr()) || !strings.Contains(stdout, "ext_authz: "+authz) {
+		t.Errorf("validate: exit %d\n%s%s", code, stdout, stderr)
+	}
 	tests := []struct {
 		name, stdin string
 		args        []string

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,6 +140,17 @@ func TestLDAPLoginsAndGroupLabels(t *testing.T) {
 	d := testkit.StartSlapd(t, directoryLDIF)
 	f, _ := ldapFixture(t, d, d.Addr(), "none")
 	runLogins(t, f, ldapLogins)
+
+	// The OAuth2 form containerd and go-containerregistry use.
+	form := url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"bobpw"},
+		"service": {"registry"}, "scope": {"repository:team/ops/x:pull"}}
+	if resp := f.post(t, form); resp.StatusCode != 200 || !strings.Contains(string(body(t, resp)), `"scope":"repository:team/ops/x:pull"`) {
+		t.Errorf("POST password grant: %d %s", resp.StatusCode, body(t, resp))
+	}
+	form.Set("password", "wrong")
+	if resp := f.post(t, form); resp.StatusCode != 401 {
+		t.Errorf("POST with a wrong password: %d", resp.StatusCode)
+	}
 }
 
 func TestLDAPOverStartTLSAndLDAPS(t *testing.T) {
