@@ -27,7 +27,7 @@ type Authenticator struct {
 
 // NewAuthenticator returns ext_auth for a validated config.
 func NewAuthenticator(c *authconfig.ExtConfig) *Authenticator {
-	return &Authenticator{p: program{section: "ext_auth", path: c.Path, args: c.Args, timeout: c.TimeoutValue}}
+	return &Authenticator{p: newProgram("ext_auth", c)}
 }
 
 // extAuthResponse is what docker_auth reads from stdout on exit 0.

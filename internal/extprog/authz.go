@@ -28,7 +28,7 @@ type Authorizer struct {
 
 // NewAuthorizer returns ext_authz for a validated config.
 func NewAuthorizer(c *authconfig.ExtConfig) *Authorizer {
-	return &Authorizer{p: program{section: "ext_authz", path: c.Path, args: c.Args, timeout: c.TimeoutValue}}
+	return &Authorizer{p: newProgram("ext_authz", c)}
 }
 
 // Request is one scope to decide.

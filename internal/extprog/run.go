@@ -11,8 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/authconfig"
 )
 
 // Output limits: an answer is a few labels; a program printing without end
@@ -26,12 +29,23 @@ const (
 // a grandchild that escaped the group kill could otherwise hold them open.
 const waitDelay = 2 * time.Second
 
+// maxRunning bounds how many copies of one program run at once, so a
+// flood of logins from many addresses cannot fork without end; the rest
+// wait for a turn within their timeout.
+var maxRunning = 4 * runtime.NumCPU()
+
 // program is a configured command.
 type program struct {
 	section string // "ext_auth" or "ext_authz", for errors
 	path    string
 	args    []string
 	timeout time.Duration
+	running chan struct{} // a semaphore of maxRunning
+}
+
+func newProgram(section string, c *authconfig.ExtConfig) program {
+	return program{section: section, path: c.Path, args: c.Args, timeout: c.TimeoutValue,
+		running: make(chan struct{}, maxRunning)}
 }
 
 func (p *program) String() string {
@@ -53,6 +67,12 @@ type result struct {
 func (p *program) run(ctx context.Context, stdin []byte) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	select {
+	case p.running <- struct{}{}:
+		defer func() { <-p.running }()
+	case <-ctx.Done():
+		return result{}, fmt.Errorf("%s: %d copies already running for %s: %w", p, maxRunning, p.timeout, ctx.Err())
+	}
 	cmd := exec.CommandContext(ctx, p.path, p.args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	stdout := &capped{max: maxStdout}
