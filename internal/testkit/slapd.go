@@ -124,6 +124,7 @@ func (s *Slapd) Start() {
 	// operation, which tests count.
 	s.cmd = exec.Command(s.bin, "-d", "256", "-f", s.conf, "-h", urls)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	dieWithTest(s.cmd)
 	s.exited = make(chan struct{})
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start slapd: %v", err)
