@@ -8,8 +8,9 @@
 // ACL pattern or an unreadable key file stops the server before it starts,
 // and [Load] reports all of them at once, each with file, line and field.
 //
-// Keys for docker_auth features this server does not implement (google_auth,
-// ldap_auth, mongo_auth, ext_auth, letsencrypt, ...) are refused with a
+// ldap_auth, ext_auth and ext_authz are implemented with docker_auth's keys
+// (see backends.go). Keys for docker_auth features this server does not
+// implement (google_auth, mongo_auth, letsencrypt, ...) are refused with a
 // "not supported by this server" problem rather than silently ignored: a
 // file relying on them would otherwise lose its authentication backend.
 package authconfig
@@ -46,19 +47,21 @@ type Config struct {
 	ACL      []acl.Entry      `yaml:"acl"`
 	Throttle ThrottleConfig   `yaml:"throttle"`
 
+	// docker_auth's directory and external-program backends.
+	LDAPAuth *LDAPConfig `yaml:"ldap_auth"`
+	ExtAuth  *ExtConfig  `yaml:"ext_auth"`
+	ExtAuthz *ExtConfig  `yaml:"ext_authz"`
+
 	// docker_auth's other authentication and authorization backends.
 	GoogleAuth  Unsupported `yaml:"google_auth"`
 	GitHubAuth  Unsupported `yaml:"github_auth"`
 	OIDCAuth    Unsupported `yaml:"oidc_auth"`
 	GitlabAuth  Unsupported `yaml:"gitlab_auth"`
-	LDAPAuth    Unsupported `yaml:"ldap_auth"`
 	MongoAuth   Unsupported `yaml:"mongo_auth"`
 	XormAuth    Unsupported `yaml:"xorm_auth"`
-	ExtAuth     Unsupported `yaml:"ext_auth"`
 	PluginAuthn Unsupported `yaml:"plugin_authn"`
 	ACLMongo    Unsupported `yaml:"acl_mongo"`
 	ACLXorm     Unsupported `yaml:"acl_xorm"`
-	ExtAuthz    Unsupported `yaml:"ext_authz"`
 	PluginAuthz Unsupported `yaml:"plugin_authz"`
 	CasbinAuthz Unsupported `yaml:"casbin_authz"`
 

@@ -34,8 +34,11 @@ var (
 func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, password string, ip netip.Addr) (identity, error) {
 	u := snap.users[name]
 	a := loginguard.Attempt{User: name, Password: password, Addr: ip, Decoys: snap.decoys}
+	var backend *backendLogin
 	if u != nil {
 		a.Hash = u.hash
+	} else if snap.backends.authenticates() {
+		backend = snap.backends.attempt(snap, &a) // backends.go
 	}
 	ok, err := snap.guard.Check(ctx, a)
 	var throttled *loginguard.Throttled
@@ -43,8 +46,12 @@ func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, passwo
 	case errors.As(err, &throttled):
 		s.metrics.throttled.Inc()
 		return identity{}, tooManyRequests(throttled)
+	case err != nil && backend != nil && ctx.Err() == nil:
+		return identity{}, unavailable(err)
 	case err != nil:
 		return identity{}, err // the client went away
+	case backend != nil:
+		return backend.result(ctx, ok)
 	case u == nil:
 		return identity{}, errUnknownUser
 	case !ok:

@@ -83,7 +83,9 @@ func (s *Server) issue(w http.ResponseWriter, snap *snapshot, req *tokenRequest,
 	if oauth {
 		body.Scope = grantedScope(g.access)
 	}
-	if refresh == "" && req.offline && !id.anonymous && snap.cfg.RefreshLifetime > 0 {
+	// Backend users (ext_auth, ldap_auth) have no stored hash and get no
+	// refresh token: a refresh could not ask their backend again.
+	if refresh == "" && req.offline && !id.anonymous && id.hash != nil && snap.cfg.RefreshLifetime > 0 {
 		refresh, err = snap.refresh.mint(id.account, req.service, id.hash, s.now(), snap.cfg.RefreshLifetime)
 		if err != nil {
 			return err

@@ -40,7 +40,7 @@ type grant struct {
 func authorize(snap *snapshot, id identity, service string, ip netip.Addr, scopes []token.Scope) grant {
 	g := grant{access: []token.ResourceActions{}}
 	for _, sc := range mergeScopes(scopes) {
-		d := snap.cfg.Rules.Authorize(acl.Request{
+		req := acl.Request{
 			Account: id.account,
 			Labels:  id.labels,
 			Service: service,
@@ -48,8 +48,14 @@ func authorize(snap *snapshot, id identity, service string, ip netip.Addr, scope
 			Type:    sc.Type,
 			Name:    sc.Name,
 			Actions: sc.Actions,
-		})
+		}
+		d := snap.cfg.Rules.Authorize(req)
 		actions := d.Actions
+		if d.Rule < 0 {
+			if ext, asked := snap.backends.authorizeUnmatched(req); asked {
+				actions = ext // docker_auth: ext_authz decides what the ACL did not
+			}
+		}
 		if actions == nil {
 			actions = []string{}
 		}

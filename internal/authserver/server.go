@@ -85,6 +85,7 @@ func (s *Server) Reload() error {
 		return err
 	}
 	old := s.snap.Swap(snap)
+	old.backends.closeLater()
 	s.metrics.reloads.WithLabelValues("success").Inc()
 	s.log.Info("config reloaded", "file", s.path, "users", len(snap.users), "acl_rules", cfg.Rules.Len(), "keys", len(cfg.Keys))
 	s.logWarnings(cfg)
@@ -142,6 +143,9 @@ func (s *Server) build(cfg *authconfig.Config, prev *snapshot) (*snapshot, error
 		Sleep: func(ctx context.Context, d time.Duration) error { return s.sleep(ctx, d) },
 	})
 	if err != nil {
+		return nil, err
+	}
+	if snap.backends, err = newBackends(cfg, s.log); err != nil {
 		return nil, err
 	}
 	snap.handler = s.routes(snap)

@@ -33,6 +33,7 @@ type snapshot struct {
 	tokens    *tokenCache
 	throttle  *loginguard.Throttle // kept across reloads that keep the limits
 	guard     *loginguard.Guard    // checks passwords
+	backends  *backends            // ext_auth, ldap_auth, ext_authz (backends.go)
 	handler   http.Handler
 }
 

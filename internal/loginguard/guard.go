@@ -74,6 +74,14 @@ type Attempt struct {
 	Addr netip.Addr
 	// Decoys are those of the user set Hash comes from.
 	Decoys *decoy.Set
+	// Verify, when set, decides instead of bcrypt: a backend such as an
+	// LDAP bind or an external program (the token server's ldap_auth,
+	// ext_auth). Hash must then be set; it only keys the cache and the
+	// single flight. Verify's error (the backend could not decide) is
+	// returned as is and counts as no failure. A failure is topped up to
+	// the work of Decoys' costliest hash when Decoys is set, so that it
+	// costs at least what a failed bcrypt check does.
+	Verify func(ctx context.Context) (bool, error)
 }
 
 // Throttled is the error of a login refused before its password was
@@ -95,7 +103,7 @@ func (e *Throttled) Error() string {
 // Check reports whether a's password is right. A wrong password and an
 // unknown user are (false, nil), after the bcrypt work of the costliest
 // hash in use; a refused address is a *Throttled error; a client gone
-// away is ctx's error.
+// away is ctx's error; a Verify that could not decide is its error.
 func (g *Guard) Check(ctx context.Context, a Attempt) (bool, error) {
 	hash := a.Hash
 	if hash == nil {
@@ -107,6 +115,13 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (bool, error) {
 	}
 	addr := addrKey(a.Addr)
 	f, leader, err := g.join(ctx, key, addr, func() *flight {
+		if a.Verify != nil {
+			var topUp [][]byte
+			if a.Decoys != nil {
+				topUp = [][]byte{a.Decoys.Max()}
+			}
+			return &flight{verify: a.Verify, password: a.Password, topUp: topUp, remember: true}
+		}
 		return &flight{hash: hash, password: a.Password, topUp: a.Decoys.TopUp(hash), remember: a.Hash != nil}
 	})
 	if err != nil {
