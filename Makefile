@@ -70,10 +70,10 @@ BENCH_FLAGS ?=
 bench: build ## Measure both programs beside same-run limits, print the table, write BENCHMARKS.md (~5 min; never fails on a number)
 	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md $(BENCH_FLAGS)
 
-e2e: ## The docker journey against docker-compose (needs a Docker engine; fails if none)
+e2e: ## The docker journey, with docker-compose and with docker compose when installed (needs a Docker engine; fails if none)
 	@scripts/require-docker.sh
 	$(MAKE) --no-print-directory images
-	$(GO) test -tags e2e -count=1 -v -timeout 20m ./test/e2e/
+	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/e2e/
 
 certs: build ## Create the CA, TLS and token certificates in deploy/compose/certs (HOST=name adds a host)
 	$(BIN)/certgen --out $(CERTS) $(foreach h,$(subst $(comma), ,$(HOST)),--host $(h)) \

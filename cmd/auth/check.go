@@ -22,6 +22,15 @@ func validate(path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d users, %d acl rules, %d keys)\n", path, len(cfg.Users), cfg.Rules.Len(), len(cfg.Keys))
+	if cfg.ExtAuth != nil {
+		fmt.Fprintf(stdout, "ext_auth: %s\n", cfg.ExtAuth.Path)
+	}
+	if cfg.LDAPAuth != nil {
+		fmt.Fprintf(stdout, "ldap_auth: %s (not contacted by validate)\n", cfg.LDAPAuth.Describe())
+	}
+	if cfg.ExtAuthz != nil {
+		fmt.Fprintf(stdout, "ext_authz: %s\n", cfg.ExtAuthz.Path)
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
@@ -30,7 +39,9 @@ func validate(path string, stdout, stderr io.Writer) int {
 
 // check prints, for each scope, what the ACL grants the account and the
 // rule that decided, so an operator can debug a config without a client.
-func check(args []string, stdout, stderr io.Writer) int {
+// An account that is no static user is looked up in ldap_auth (its DN and
+// labels); with --password-stdin the backends run the real login.
+func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("auth check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var account optionalString
@@ -39,12 +50,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&scopes, "scope", "scope such as repository:app:pull,push (repeatable, or space-separated)")
 	service := fs.String("service", "", "service the token would be for")
 	ipFlag := fs.String("ip", "", "client IP address, for ip rules")
+	passwordStdin := fs.Bool("password-stdin", false, "read the account's password from stdin's first line and log in as the server would (ext_auth, ldap_auth bind)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
 	}
 	if len(pos) != 1 || !account.set {
-		fmt.Fprintln(stderr, "usage: auth check CONFIG --account A [--scope S ...] [--service X] [--ip IP]")
+		fmt.Fprintln(stderr, "usage: auth check CONFIG --account A [--scope S ...] [--service X] [--ip IP] [--password-stdin]")
 		return 2
 	}
 	var ip netip.Addr
@@ -66,15 +78,19 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	var labels map[string][]string
-	u, known := cfg.Users[account.value]
-	switch {
-	case !known && account.value == "":
-		fmt.Fprintln(stdout, `note: anonymous access is off (no user ""): the server answers 401 before the ACL`)
-	case !known:
-		fmt.Fprintf(stdout, "note: %q is not in users: the server answers 401 before the ACL; checking with no labels\n", account.value)
-	default:
-		labels = u.Labels
+	var password *string
+	if *passwordStdin {
+		pw, err := readLine(stdin)
+		if err != nil {
+			fmt.Fprintln(stderr, "auth check: read password:", err)
+			return 2
+		}
+		password = &pw
+	}
+	labels, err := identify(cfg, account.value, password, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "auth check:", err)
+		return 1
 	}
 	if cfg.Services != nil && !cfg.Services[*service] {
 		fmt.Fprintf(stdout, "note: service %q is not in token.services: the server answers 400\n", *service)
@@ -84,13 +100,17 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "no scope: a login (docker login) gets a token with empty access")
 	}
 	for _, sc := range parsed {
-		d := cfg.Rules.Authorize(acl.Request{
+		req := acl.Request{
 			Account: account.value, Labels: labels, Service: *service, IP: ip,
 			Type: sc.Type, Name: sc.Name, Actions: sc.Actions,
-		})
+		}
+		d := cfg.Rules.Authorize(req)
 		why := "no rule matched"
-		if d.Rule >= 0 {
+		switch {
+		case d.Rule >= 0:
 			why = "by rule " + cfg.Rules.Describe(d.Rule)
+		case cfg.ExtAuthz != nil:
+			d.Actions, why = extAuthorize(cfg, req)
 		}
 		fmt.Fprintf(stdout, "%s: granted [%s] %s\n", sc, strings.Join(d.Actions, ", "), why)
 	}

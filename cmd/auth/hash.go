@@ -68,13 +68,11 @@ func readPassword(stdin io.Reader, stderr io.Writer) ([]byte, error) {
 		}
 		pw = first
 	} else {
-		// One line: `echo pw | auth hash` and `auth hash < file` both work;
-		// the line ending is not part of the password.
-		line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+		line, err := readLine(stdin)
+		if err != nil {
 			return nil, err
 		}
-		pw = []byte(strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"))
+		pw = []byte(line)
 	}
 	switch {
 	case len(pw) == 0:
@@ -83,4 +81,15 @@ func readPassword(stdin io.Reader, stderr io.Writer) ([]byte, error) {
 		return nil, fmt.Errorf("password longer than %d bytes (bcrypt would ignore the rest)", maxPassword)
 	}
 	return pw, nil
+}
+
+// readLine reads a password given on stdin: one line, so `echo pw | auth
+// hash` and `auth hash < file` both work; the line ending is not part of
+// the password.
+func readLine(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
 }

@@ -1,13 +1,15 @@
 // Command auth is a Docker registry token server that reads
-// cesanta/docker_auth's YAML configuration (static users and ACL).
+// cesanta/docker_auth's YAML configuration (static users, ldap_auth,
+// ext_auth, the ACL and ext_authz).
 //
 // Usage:
 //
 //	auth CONFIG                       serve (as docker_auth: command: /config/auth_config.yml)
 //	auth serve CONFIG                 the same
 //	auth validate CONFIG              list every problem in CONFIG; exit 1 if any
-//	auth check CONFIG --account A [--scope S ...] [--service X] [--ip IP]
-//	                                  show what the ACL grants and which rule decides
+//	auth check CONFIG --account A [--scope S ...] [--service X] [--ip IP] [--password-stdin]
+//	                                  show the account's labels (static, ext_auth, LDAP),
+//	                                  what the ACL grants and which rule decides
 //	auth hash [--cost N]              read a password, print its bcrypt hash
 //	auth --version
 package main
@@ -47,7 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return validate(rest[0], stdout, stderr)
 	case "check":
-		return check(rest, stdout, stderr)
+		return check(rest, stdin, stdout, stderr)
 	case "hash":
 		return hash(rest, stdin, stdout, stderr)
 	case "version", "--version", "-version", "-v":
@@ -69,8 +71,9 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   auth CONFIG                  serve (same as: auth serve CONFIG)
   auth validate CONFIG         list every problem in CONFIG; exit 1 if any
-  auth check CONFIG --account A [--scope S ...] [--service X] [--ip IP]
-                               show what the ACL grants and which rule decides
+  auth check CONFIG --account A [--scope S ...] [--service X] [--ip IP] [--password-stdin]
+                               show the account's labels (static users, ext_auth, LDAP),
+                               what the ACL grants and which rule decides
   auth hash [--cost N]         read a password from stdin (or prompt), print a bcrypt hash
   auth --version
 `)

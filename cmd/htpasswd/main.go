@@ -184,7 +184,8 @@ func do(opt options, args []string, stdin io.Reader, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	line := user + ":" + string(hash)
+	// $2y$ as Apache writes it; the algorithm is the same as Go's $2a$.
+	line := user + ":$2y$" + strings.TrimPrefix(string(hash), "$2a$")
 	if opt.stdout {
 		_, err := fmt.Fprintln(stdout, line)
 		return err

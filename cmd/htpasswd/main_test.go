@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +24,17 @@ func apache(t *testing.T) string {
 		t.Fatal("Apache's htpasswd is not installed (apt-get install apache2-utils): the compatibility test cannot run")
 	}
 	return p
+}
+
+// authenticates asks the registry's htpasswd checker, as a login from
+// loopback would.
+func authenticates(t *testing.T, f *htpasswd.File, user, password string) bool {
+	t.Helper()
+	ok, err := f.Authenticate(context.Background(), user, password, netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
 func runOurs(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
@@ -56,6 +69,9 @@ func TestSeedLinesWriteWhatApacheAndTheRegistryAccept(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("-Bbn exit %d", code)
 	}
+	if !strings.HasPrefix(out1, "admin:$2y$10$") {
+		t.Errorf("line %q: want Apache's $2y$ form at the default cost 10", out1)
+	}
 	if err := os.WriteFile(file, []byte(out1+out2), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +87,7 @@ func TestSeedLinesWriteWhatApacheAndTheRegistryAccept(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the registry cannot load the file: %v", err)
 	}
-	if !f.Authenticate("admin", "westos") || f.Authenticate("admin", "wrong") {
+	if !authenticates(t, f, "admin", "westos") || authenticates(t, f, "admin", "wrong") {
 		t.Error("the registry does not check the written hash")
 	}
 }
@@ -126,8 +142,8 @@ func TestFilesEditedByEitherProgramStayReadableByBoth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the registry cannot load the edited file: %v", err)
 	}
-	if !f.Authenticate("alice", "new-a-pass") || f.Users() != 1 {
-		t.Errorf("registry reads %d users, alice ok=%v", f.Users(), f.Authenticate("alice", "new-a-pass"))
+	if !authenticates(t, f, "alice", "new-a-pass") || f.Users() != 1 {
+		t.Errorf("registry reads %d users, alice ok=%v", f.Users(), authenticates(t, f, "alice", "new-a-pass"))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/regproxy"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
@@ -55,6 +56,19 @@ func garbageCollect(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if !dryRun {
+		// Cached tags past their TTL go first, so this collection frees
+		// what they held (see regproxy.Expire). An expiry that fails stops
+		// the command: the operator asked for both.
+		n, err := regproxy.New(cfg.Upstreams(), store, logger, nil).Expire(ctx)
+		if n > 0 {
+			fmt.Fprintf(stdout, "expired %d cached tags of proxied repositories\n", n)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "expiring cached tags failed:", err)
+			return 1
+		}
+	}
 	res, err := store.GarbageCollect(ctx, storage.GCOptions{
 		DryRun: dryRun, DeleteUntagged: untagged, GracePeriod: grace, Logger: logger,
 		Holder: storage.LeaseHolder("registry garbage-collect"),

@@ -8,8 +8,9 @@
 // ACL pattern or an unreadable key file stops the server before it starts,
 // and [Load] reports all of them at once, each with file, line and field.
 //
-// Keys for docker_auth features this server does not implement (google_auth,
-// ldap_auth, mongo_auth, ext_auth, letsencrypt, ...) are refused with a
+// ldap_auth, ext_auth and ext_authz are implemented with docker_auth's keys
+// (see backends.go). Keys for docker_auth features this server does not
+// implement (google_auth, mongo_auth, letsencrypt, ...) are refused with a
 // "not supported by this server" problem rather than silently ignored: a
 // file relying on them would otherwise lose its authentication backend.
 package authconfig
@@ -21,6 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/pkg/acl"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
@@ -28,11 +30,11 @@ import (
 // Defaults for our additions; a docker_auth file that does not name them
 // gets these.
 const (
-	DefaultRefreshExpiration = 30 * 24 * 60 * 60 // seconds: 30 days
-	DefaultMaxFailures       = 10                // failed logins per key per window
-	DefaultWindow            = 60                // seconds
-	DefaultMaxTracked        = 10000             // IPs plus accounts remembered
-	DefaultCORSMaxAge        = 600               // seconds
+	DefaultRefreshExpiration = 30 * 24 * 60 * 60                           // seconds: 30 days
+	DefaultMaxFailures       = loginguard.DefaultMaxFailures               // failed logins per key per window
+	DefaultWindow            = int(loginguard.DefaultWindow / time.Second) // seconds
+	DefaultMaxTracked        = loginguard.DefaultMaxTracked                // addresses plus accounts remembered
+	DefaultCORSMaxAge        = 600                                         // seconds
 )
 
 // Config is one loaded, validated configuration. Fields tagged `yaml` are
@@ -45,19 +47,21 @@ type Config struct {
 	ACL      []acl.Entry      `yaml:"acl"`
 	Throttle ThrottleConfig   `yaml:"throttle"`
 
+	// docker_auth's directory and external-program backends.
+	LDAPAuth *LDAPConfig `yaml:"ldap_auth"`
+	ExtAuth  *ExtConfig  `yaml:"ext_auth"`
+	ExtAuthz *ExtConfig  `yaml:"ext_authz"`
+
 	// docker_auth's other authentication and authorization backends.
 	GoogleAuth  Unsupported `yaml:"google_auth"`
 	GitHubAuth  Unsupported `yaml:"github_auth"`
 	OIDCAuth    Unsupported `yaml:"oidc_auth"`
 	GitlabAuth  Unsupported `yaml:"gitlab_auth"`
-	LDAPAuth    Unsupported `yaml:"ldap_auth"`
 	MongoAuth   Unsupported `yaml:"mongo_auth"`
 	XormAuth    Unsupported `yaml:"xorm_auth"`
-	ExtAuth     Unsupported `yaml:"ext_auth"`
 	PluginAuthn Unsupported `yaml:"plugin_authn"`
 	ACLMongo    Unsupported `yaml:"acl_mongo"`
 	ACLXorm     Unsupported `yaml:"acl_xorm"`
-	ExtAuthz    Unsupported `yaml:"ext_authz"`
 	PluginAuthz Unsupported `yaml:"plugin_authz"`
 	CasbinAuthz Unsupported `yaml:"casbin_authz"`
 
@@ -101,10 +105,12 @@ type ServerConfig struct {
 	Certificate string `yaml:"certificate"`
 	Key         string `yaml:"key"`
 	// RealIPHeader names a header carrying the client address (e.g.
-	// X-Forwarded-For); RealIPPos picks the comma-separated element
-	// (docker_auth semantics: 0 is the first, negative counts from the end).
-	// Ours: the header is honoured only from TrustedProxies peers, since
-	// any client could forge it.
+	// X-Forwarded-For). Ours: the header is honoured only from
+	// TrustedProxies peers, since any client could forge it, and the
+	// client is its rightmost element that is not a trusted proxy. A
+	// negative RealIPPos keeps docker_auth's meaning (that element,
+	// counted from the end); 0 (docker_auth: the first element, which the
+	// client writes) and positive positions mean the rightmost rule.
 	RealIPHeader string `yaml:"real_ip_header"`
 	RealIPPos    int    `yaml:"real_ip_pos"`
 	// HSTS adds Strict-Transport-Security to responses (docker_auth `hsts`).
@@ -179,10 +185,13 @@ type User struct {
 	Labels map[string][]string `yaml:"labels"`
 }
 
-// ThrottleConfig (ours) limits failed logins per client IP and per account.
+// ThrottleConfig (ours) limits failed logins per client address and per
+// account (internal/loginguard).
 type ThrottleConfig struct {
-	// MaxFailures is how many failed logins a key (IP or account) may make
-	// per Window before further attempts get 429 without a password check.
+	// MaxFailures is how many failed logins a client address may make per
+	// Window before its further attempts get 429 without a password check,
+	// and an account (from all addresses together) before its further
+	// failures are answered late (never refused: a right password passes).
 	// Default 10; 0 disables throttling.
 	MaxFailures *int `yaml:"max_failures"`
 	// Window is in seconds; failures are forgiven at MaxFailures per Window.

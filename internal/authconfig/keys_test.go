@@ -100,7 +100,7 @@ func TestOurAdditionsHaveDefaultsAndParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	maxF, win, maxT := c.Throttle.Limits()
-	if maxF != DefaultMaxFailures || win != DefaultWindow*time.Second || maxT != DefaultMaxTracked {
+	if maxF != DefaultMaxFailures || win != time.Duration(DefaultWindow)*time.Second || maxT != DefaultMaxTracked {
 		t.Errorf("throttle defaults: %d %v %d", maxF, win, maxT)
 	}
 	if c.CORSMaxAge != DefaultCORSMaxAge*time.Second || c.RefreshLifetime != DefaultRefreshExpiration*time.Second {
@@ -162,5 +162,23 @@ func TestRealIPHeaderWithoutTrustedProxiesWarns(t *testing.T) {
 	}
 	if !hasWarning(c, "X-Real-IP") || c.TrustedProxies != nil {
 		t.Errorf("warnings %q, proxies %v", c.Warnings, c.TrustedProxies)
+	}
+}
+
+// A positive real_ip_pos counts from the end the client writes: it is not
+// honoured, and the file's author is told.
+func TestPositiveRealIPPosWarns(t *testing.T) {
+	dir := t.TempDir()
+	key, cert := writeKeyPair(t, dir, "token", "p256")
+	for pos, warn := range map[string]bool{"2": true, "0": false, "-1": false} {
+		text := strings.NewReplacer("CERT", cert, "KEY", key, `addr: ":5001"`,
+			"addr: \":5001\"\n\treal_ip_header: X-Forwarded-For\n\treal_ip_pos: "+pos+"\n\ttrusted_proxies: [10.0.0.0/8]").Replace(base)
+		c, err := Load(writeConfig(t, dir, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hasWarning(c, "server.real_ip_pos") != warn {
+			t.Errorf("real_ip_pos %s: warnings %q, want a warning: %v", pos, c.Warnings, warn)
+		}
 	}
 }

@@ -28,6 +28,8 @@ func Load(path string) (*Config, error) {
 	v.server()
 	v.token()
 	v.users()
+	v.ldap()
+	v.ext()
 	v.acl()
 	v.throttle()
 	if err := v.ps.Err(); err != nil {
@@ -67,15 +69,14 @@ func (v *validator) unsupported() {
 	}{
 		{"google_auth", c.GoogleAuth}, {"github_auth", c.GitHubAuth},
 		{"oidc_auth", c.OIDCAuth}, {"gitlab_auth", c.GitlabAuth},
-		{"ldap_auth", c.LDAPAuth}, {"mongo_auth", c.MongoAuth},
-		{"xorm_auth", c.XormAuth}, {"ext_auth", c.ExtAuth},
+		{"mongo_auth", c.MongoAuth}, {"xorm_auth", c.XormAuth},
 		{"plugin_authn", c.PluginAuthn}, {"acl_mongo", c.ACLMongo},
-		{"acl_xorm", c.ACLXorm}, {"ext_authz", c.ExtAuthz},
+		{"acl_xorm", c.ACLXorm},
 		{"plugin_authz", c.PluginAuthz}, {"casbin_authz", c.CasbinAuthz},
 		{"server.letsencrypt", c.Server.LetsEncrypt},
 	} {
 		if u.u.Present() {
-			v.problem(u.field, "not supported by this server (docker_auth feature; only static users and the static acl are implemented)")
+			v.problem(u.field, "not supported by this server (docker_auth feature; implemented: users, ldap_auth, ext_auth, acl, ext_authz)")
 		}
 	}
 }
@@ -134,6 +135,10 @@ func (v *validator) token() {
 
 func (v *validator) acl() {
 	c := v.c
+	if c.ACL == nil && c.ExtAuthz != nil {
+		c.Rules, _ = acl.Compile(nil) // docker_auth: ext_authz alone decides
+		return
+	}
 	if c.ACL == nil {
 		v.problem("acl", "required (an empty list, acl: [], denies every action)")
 		return

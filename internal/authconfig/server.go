@@ -47,6 +47,9 @@ func (v *validator) server() {
 	if s.RealIPHeader != "" && len(s.TrustedProxies) == 0 {
 		v.warn("server.real_ip_header %q is ignored: set server.trusted_proxies to the addresses of your reverse proxies (any client could forge the header)", s.RealIPHeader)
 	}
+	if s.RealIPPos > 0 {
+		v.warn("server.real_ip_pos %d is ignored: it counts from the end of the header the client writes; the client is the rightmost address not in server.trusted_proxies (or set a negative position: that many proxies from the end)", s.RealIPPos)
+	}
 
 	for i, o := range s.CORS.AllowedOrigins {
 		if err := checkOrigin(o); err != nil {

@@ -22,7 +22,9 @@ const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 func (v *validator) users() {
 	c := v.c
 	if c.Users == nil {
-		v.problem("users", "required (an empty map, users: {}, denies everyone)")
+		if c.LDAPAuth == nil && c.ExtAuth == nil {
+			v.problem("users", "required (an empty map, users: {}, denies everyone), unless ldap_auth or ext_auth authenticates")
+		}
 		return
 	}
 	names := make([]string, 0, len(c.Users))

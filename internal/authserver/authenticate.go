@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/netip"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/wharf-registry/wharf/internal/loginguard"
 )
 
 // identity is who a token is for. account is "" for anonymous.
@@ -23,63 +23,39 @@ var (
 	errUnknownUser   = errors.New("unknown user")
 )
 
-// checkPassword authenticates name with password.
-//
-// Its order is what keeps it fast and safe:
-//  1. Credentials verified by bcrypt within the last minute (credcache) pass
-//     at once, and are never throttled: a user who logs in correctly is not
-//     slowed by someone else's brute force.
-//  2. A client IP or account with too many recent failures gets 429 before
-//     bcrypt runs, so brute force costs the attacker, not the server.
-//  3. bcrypt, at most NumCPU at a time. An unknown user is compared against
-//     a decoy hash of one of the users' costs (internal/decoy), so it takes as
-//     long as a wrong password and answers the same.
+// checkPassword authenticates name with password from the client address
+// ip (internal/loginguard): a password verified within the last minute
+// passes at once; concurrent checks of the same credentials share one
+// bcrypt, at most NumCPU run at once; an address with too many failures
+// gets 429 before bcrypt runs, an account with too many (from any
+// addresses) gets its failures answered late but its right password
+// accepted; and every failure, an unknown user's included, costs the
+// bcrypt work of the costliest hash in the config.
 func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, password string, ip netip.Addr) (identity, error) {
 	u := snap.users[name]
-	hash := snap.decoys.For(name)
+	a := loginguard.Attempt{User: name, Password: password, Addr: ip, Decoys: snap.decoys}
+	var backend *backendLogin
 	if u != nil {
-		hash = u.hash
+		a.Hash = u.hash
+	} else if snap.backends.authenticates() {
+		backend = snap.backends.attempt(snap, &a) // backends.go
 	}
-	if snap.creds.Check(name, password, hash, func() bool { return false }) && u != nil {
-		return identity{account: name, labels: u.labels, hash: u.hash}, nil
-	}
-
-	att, wait := snap.throttle.begin(s.now(), throttleKeys(name, ip)...)
-	if wait > 0 {
-		s.metrics.throttled.Inc()
-		return identity{}, tooManyRequests(wait)
-	}
-
-	select {
-	case s.bcrypt <- struct{}{}:
-	case <-ctx.Done():
-		att.release() // not a failed login: the client left
-		return identity{}, ctx.Err()
-	}
-	ok := snap.creds.Check(name, password, hash, func() bool {
-		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	})
-	<-s.bcrypt
-
-	// The decoy's password is random and unknown, so ok is false for an
-	// unknown user anyway; the explicit check costs nothing and reads true.
-	// A failure keeps the throttle tokens spent.
+	ok, err := snap.guard.Check(ctx, a)
+	var throttled *loginguard.Throttled
 	switch {
+	case errors.As(err, &throttled):
+		s.metrics.throttled.Inc()
+		return identity{}, tooManyRequests(throttled)
+	case err != nil && backend != nil && ctx.Err() == nil:
+		return identity{}, unavailable(err)
+	case err != nil:
+		return identity{}, err // the client went away
+	case backend != nil:
+		return backend.result(ctx, ok)
 	case u == nil:
 		return identity{}, errUnknownUser
 	case !ok:
 		return identity{}, errWrongPassword
 	}
-	att.release()
 	return identity{account: name, labels: u.labels, hash: u.hash}, nil
-}
-
-// throttleKeys are the buckets one login attempt counts against. Unknown
-// accounts are tracked like real ones, or throttling would tell them apart.
-func throttleKeys(name string, ip netip.Addr) []string {
-	keys := []string{"account\x00" + name}
-	if ip.IsValid() {
-		keys = append(keys, "ip\x00"+ip.String())
-	}
-	return keys
 }

@@ -51,13 +51,19 @@ func TestCORS(t *testing.T) {
 				t.Errorf("Allow-Origin %q, want %q", got, tt.wantOrigin)
 			}
 			if tt.wantOrigin == "" {
-				if h.Get("Access-Control-Allow-Credentials") != "" || h.Get("Access-Control-Allow-Methods") != "" {
+				if h.Get("Access-Control-Allow-Credentials") != "" || h.Get("Access-Control-Allow-Methods") != "" || h.Get("Access-Control-Expose-Headers") != "" {
 					t.Errorf("CORS headers for a refused origin: %v", h)
 				}
 				return
 			}
 			if h.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(h.Get("Vary"), "Origin") {
 				t.Errorf("credentials/vary: %v", h)
+			}
+			if got := h.Values("Access-Control-Expose-Headers"); len(got) != 1 || got[0] != "WWW-Authenticate" {
+				t.Errorf("Expose-Headers %q, want the challenge exposed", got)
+			}
+			if !tt.preflight && resp.StatusCode == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic ") {
+				t.Errorf("a 401 without its Basic challenge: %v", h)
 			}
 			if tt.preflight {
 				if h.Get("Access-Control-Allow-Methods") != "GET, POST, OPTIONS" ||

@@ -26,6 +26,7 @@ type tokenRequest struct {
 	// outcome
 	granted []token.ResourceActions
 	rules   []int
+	catalog string // what catalogRules decided, "" when not asked
 	reused  bool
 }
 
@@ -72,7 +73,8 @@ func respond(w http.ResponseWriter, body tokenResponse) error {
 func (s *Server) issue(w http.ResponseWriter, snap *snapshot, req *tokenRequest, id identity, refresh string, oauth bool) error {
 	g := authorize(snap, id, req.service, req.ip, req.scopes)
 	req.granted, req.rules = g.access, g.rules
-	e, reused, err := s.accessToken(snap, id, req.service, g.access)
+	g.pull, req.catalog = catalogRules(snap, id, req.service, req.ip, g)
+	e, reused, err := s.accessToken(snap, id, req.service, g)
 	if err != nil {
 		return err
 	}
@@ -81,7 +83,9 @@ func (s *Server) issue(w http.ResponseWriter, snap *snapshot, req *tokenRequest,
 	if oauth {
 		body.Scope = grantedScope(g.access)
 	}
-	if refresh == "" && req.offline && !id.anonymous && snap.cfg.RefreshLifetime > 0 {
+	// Backend users (ext_auth, ldap_auth) have no stored hash and get no
+	// refresh token: a refresh could not ask their backend again.
+	if refresh == "" && req.offline && !id.anonymous && id.hash != nil && snap.cfg.RefreshLifetime > 0 {
 		refresh, err = snap.refresh.mint(id.account, req.service, id.hash, s.now(), snap.cfg.RefreshLifetime)
 		if err != nil {
 			return err
@@ -136,8 +140,13 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, late
 		"scopes_granted", granted,
 		"rules", req.rules,
 		"reused", req.reused,
-		"latency_ms", float64(latency.Microseconds()) / 1000,
 	}
+	if req.catalog != "" {
+		attrs = append(attrs, "catalog", req.catalog)
+	}
+	attrs = append(attrs,
+		"latency_ms", float64(latency.Microseconds())/1000,
+	)
 	level := slog.LevelInfo
 	if err != nil {
 		reason := err.Error()
@@ -149,9 +158,13 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, late
 			}
 		}
 		attrs = append(attrs, "reason", reason)
-		level = slog.LevelWarn
-		if status >= 500 {
+		switch {
+		case status == statusClientClosed:
+			level = slog.LevelInfo
+		case status >= 500:
 			level = slog.LevelError
+		default:
+			level = slog.LevelWarn
 		}
 	}
 	s.log.Log(r.Context(), level, "token request", attrs...)

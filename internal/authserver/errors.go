@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
+
+	"github.com/wharf-registry/wharf/internal/loginguard"
 )
 
 // httpError is the one error type handlers return. Status, Code and Msg
@@ -58,17 +59,23 @@ func unauthorized(realm, code string, cause error) *httpError {
 	}
 }
 
-func tooManyRequests(retry time.Duration) *httpError {
-	secs := int((retry + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
+func tooManyRequests(e *loginguard.Throttled) *httpError {
 	return &httpError{
 		Status: http.StatusTooManyRequests,
 		Code:   "slow_down",
 		Msg:    "too many failed logins; retry later",
-		Header: http.Header{"Retry-After": {strconv.Itoa(secs)}},
+		Header: http.Header{"Retry-After": {strconv.Itoa(e.RetryAfterSeconds())}},
+		Err:    e,
 	}
+}
+
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer was ready. It is logged, never sent (nobody is there
+// to read it), and is not a server error.
+const statusClientClosed = 499
+
+func clientGone(cause error) *httpError {
+	return &httpError{Status: statusClientClosed, Code: "client_closed_request", Msg: "the client went away", Err: cause}
 }
 
 // asHTTPError turns any error into the httpError to render; unknown errors

@@ -59,7 +59,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, snap *snapsho
 	default:
 		// No credentials, and anonymous access is off or an account was
 		// named: the same 401 as a wrong password.
+		// It takes as long as a wrong password, too.
 		req.grantType = "none"
+		if err := snap.guard.Refuse(r.Context(), snap.decoys); err != nil {
+			return s.authFailure(snap, "unauthorized", err)
+		}
 		return s.authFailure(snap, "unauthorized", errNoCredentials)
 	}
 	return s.issue(w, snap, req, id, "", false)
@@ -76,7 +80,7 @@ func (s *Server) authFailure(snap *snapshot, code string, err error) error {
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err // the client gave up while queued for bcrypt
+		return clientGone(err) // it gave up while its password was checked
 	}
 	s.metrics.authFailures.Inc()
 	return unauthorized(snap.realm, code, err)

@@ -30,8 +30,9 @@ type tokenResponse struct {
 // grant is the outcome of authorizing one token request.
 type grant struct {
 	access  []token.ResourceActions
-	rules   []int // deciding ACL rule per access entry, -1 for none
-	denials int   // scopes not fully granted
+	rules   []int             // deciding ACL rule per access entry, -1 for none
+	denials int               // scopes not fully granted
+	pull    *[]token.PullRule // the narrowed pull rules for the catalog (catalog.go), or nil
 }
 
 // authorize decides every scope against the ACL. Scopes naming the same
@@ -39,7 +40,7 @@ type grant struct {
 func authorize(snap *snapshot, id identity, service string, ip netip.Addr, scopes []token.Scope) grant {
 	g := grant{access: []token.ResourceActions{}}
 	for _, sc := range mergeScopes(scopes) {
-		d := snap.cfg.Rules.Authorize(acl.Request{
+		req := acl.Request{
 			Account: id.account,
 			Labels:  id.labels,
 			Service: service,
@@ -47,8 +48,14 @@ func authorize(snap *snapshot, id identity, service string, ip netip.Addr, scope
 			Type:    sc.Type,
 			Name:    sc.Name,
 			Actions: sc.Actions,
-		})
+		}
+		d := snap.cfg.Rules.Authorize(req)
 		actions := d.Actions
+		if d.Rule < 0 {
+			if ext, asked := snap.backends.authorizeUnmatched(req); asked {
+				actions = ext // docker_auth: ext_authz decides what the ACL did not
+			}
+		}
 		if actions == nil {
 			actions = []string{}
 		}
@@ -91,11 +98,11 @@ func grantsAll(granted, asked []string) bool {
 	return true
 }
 
-// accessToken returns a signed JWT for (id, service, access), reusing one
+// accessToken returns a signed JWT for (id, service, g), reusing one
 // signed moments ago for exactly the same claims when it can.
-func (s *Server) accessToken(snap *snapshot, id identity, service string, access []token.ResourceActions) (issued, bool, error) {
+func (s *Server) accessToken(snap *snapshot, id identity, service string, g grant) (issued, bool, error) {
 	now := s.now()
-	key := cacheKey(id.account, service, access)
+	key := cacheKey(id.account, service, g)
 	if e, ok := snap.tokens.get(key, now); ok {
 		return e, true, nil
 	}
@@ -109,7 +116,8 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, access
 			IssuedAt:  jwt.NewNumericDate(iat),
 			ID:        token.NewJTI(),
 		},
-		Access: access,
+		Access: g.access,
+		Pull:   g.pull,
 	}
 	if service != "" {
 		c.Audience = jwt.ClaimStrings{service}
@@ -124,13 +132,15 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, access
 }
 
 // cacheKey identifies the claims that matter: who, for which service,
-// granted what. JSON keeps the parts unambiguous.
-func cacheKey(account, service string, access []token.ResourceActions) string {
+// granted what, with which pull rules (they depend on the client address
+// too). JSON keeps the parts unambiguous.
+func cacheKey(account, service string, g grant) string {
 	b, _ := json.Marshal(struct {
 		A string                  `json:"a"`
 		S string                  `json:"s"`
 		G []token.ResourceActions `json:"g"`
-	}{account, service, access})
+		P *[]token.PullRule       `json:"p"`
+	}{account, service, g.access, g.pull})
 	return string(b)
 }
 

@@ -3,6 +3,8 @@ package authserver
 import (
 	"net/http"
 
+	"github.com/wharf-registry/wharf/internal/loginguard"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,7 +24,9 @@ type metrics struct {
 	refreshIssued prometheus.Counter
 }
 
-func newMetrics() *metrics {
+// newMetrics returns the collectors, those of password checks read from
+// slots.
+func newMetrics(slots *loginguard.Slots) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -59,8 +63,16 @@ func newMetrics() *metrics {
 			Help: "Refresh tokens handed out.",
 		}),
 	}
+	checks := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wharf_auth_password_checks_total",
+		Help: "bcrypt password checks run; concurrent logins with the same credentials share one.",
+	}, func() float64 { return float64(slots.Checks()) })
+	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wharf_auth_password_checks_queued",
+		Help: "Password checks waiting for one of the NumCPU bcrypt slots.",
+	}, func() float64 { return float64(slots.Waiting()) })
 	m.registry.MustRegister(m.issued, m.reused, m.denials, m.authFailures, m.throttled,
-		m.requests, m.reloads, m.refreshIssued,
+		m.requests, m.reloads, m.refreshIssued, checks, queued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

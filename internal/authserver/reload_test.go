@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/wharf-registry/wharf/internal/yamlconf"
 )
 
@@ -111,5 +113,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Unknown users are checked against a decoy at the costliest cost in the
+// config, recomputed on every reload and the same on every start.
+func TestDecoyCostIsTheCostliestInUseAfterReloads(t *testing.T) {
+	withCost := func(cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte("pw"), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Replace(strictConfig, "users:\n", "users:\n\tcarol: {password: \""+string(h)+"\"}\n", 1)
+	}
+	f := newFixture(t, withCost(4)) // admin is cost 5
+	steps := []struct {
+		config string
+		want   int
+	}{
+		{withCost(4), 5},
+		{withCost(7), 7},
+		{withCost(6), 6},
+		{strictConfig, 5},
+	}
+	for i, s := range steps {
+		f.write(t, s.config)
+		if err := f.srv.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.srv.snap.Load().decoys.MaxCost(); got != s.want {
+			t.Errorf("step %d: decoy cost %d, want %d", i, got, s.want)
+		}
+		restarted, err := New(f.config, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := restarted.snap.Load().decoys.MaxCost(); got != s.want {
+			t.Errorf("step %d, after a restart: decoy cost %d, want %d", i, got, s.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@
 package authserver
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/wharf-registry/wharf/internal/authconfig"
+	"github.com/wharf-registry/wharf/internal/loginguard"
 )
 
 // Server is a token server. It is safe for concurrent use.
@@ -31,11 +33,13 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	snap    atomic.Pointer[snapshot]
-	// bcrypt is a semaphore: at most NumCPU password checks at once, so a
-	// flood of logins queues instead of starving every other request.
-	bcrypt   chan struct{}
+	// slots let at most NumCPU password checks run at once, so a flood of
+	// logins queues instead of starving every other request.
+	slots    *loginguard.Slots
 	reloadMu sync.Mutex
 	now      func() time.Time
+	// sleep holds back the failed logins of an account under attack.
+	sleep func(context.Context, time.Duration) error
 }
 
 // New loads the configuration at cfgPath and returns a server for it.
@@ -45,12 +49,13 @@ func New(cfgPath string, logger *slog.Logger) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		path:    cfgPath,
-		log:     logger,
-		metrics: newMetrics(),
-		bcrypt:  make(chan struct{}, runtime.NumCPU()),
-		now:     time.Now,
+		path:  cfgPath,
+		log:   logger,
+		slots: loginguard.NewSlots(runtime.NumCPU()),
+		now:   time.Now,
+		sleep: loginguard.Sleep,
 	}
+	s.metrics = newMetrics(s.slots)
 	cfg, err := authconfig.Load(cfgPath)
 	if err != nil {
 		return nil, err
@@ -80,6 +85,7 @@ func (s *Server) Reload() error {
 		return err
 	}
 	old := s.snap.Swap(snap)
+	old.backends.closeLater()
 	s.metrics.reloads.WithLabelValues("success").Inc()
 	s.log.Info("config reloaded", "file", s.path, "users", len(snap.users), "acl_rules", cfg.Rules.Len(), "keys", len(cfg.Keys))
 	s.logWarnings(cfg)
@@ -130,8 +136,16 @@ func (s *Server) TLSConfig() *tls.Config {
 
 // build makes the snapshot for cfg, including its routes.
 func (s *Server) build(cfg *authconfig.Config, prev *snapshot) (*snapshot, error) {
-	snap, err := build(cfg, prev)
+	snap, err := build(cfg, prev, loginguard.Options{
+		Slots: s.slots,
+		// Through s, so tests can replace the clock and the delays.
+		Now:   func() time.Time { return s.now() },
+		Sleep: func(ctx context.Context, d time.Duration) error { return s.sleep(ctx, d) },
+	})
 	if err != nil {
+		return nil, err
+	}
+	if snap.backends, err = newBackends(cfg, s.log); err != nil {
 		return nil, err
 	}
 	snap.handler = s.routes(snap)
@@ -227,6 +241,9 @@ func (s *Server) cors(snap *snapshot, next http.Handler) http.Handler {
 			// a "*" configuration echoes the caller's origin.
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
+			// A UI reads the Basic challenge of a failed login from it,
+			// as it reads the registry's Bearer challenge.
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
 		}
 		if r.Method != http.MethodOptions {
 			next.ServeHTTP(w, r)

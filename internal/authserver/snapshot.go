@@ -8,6 +8,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/authconfig"
 	"github.com/wharf-registry/wharf/internal/credcache"
 	"github.com/wharf-registry/wharf/internal/decoy"
+	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
 
@@ -25,13 +26,14 @@ type snapshot struct {
 	cfg       *authconfig.Config
 	users     map[string]*user // password users; never ""
 	anonymous *user            // the "" entry, nil when anonymous access is off
-	decoys    *decoy.Set       // bcrypt hashes unknown users are compared with
+	decoys    *decoy.Set       // what makes every failed login cost the same
 	realm     string
 	jwks      []byte
 	refresh   *refresher
-	creds     *credcache.Cache
 	tokens    *tokenCache
-	throttle  *throttle
+	throttle  *loginguard.Throttle // kept across reloads that keep the limits
+	guard     *loginguard.Guard    // checks passwords
+	backends  *backends            // ext_auth, ldap_auth, ext_authz (backends.go)
 	handler   http.Handler
 }
 
@@ -41,15 +43,15 @@ type user struct {
 	labels map[string][]string
 }
 
-// build makes a snapshot of cfg. prev, when not nil, lends its throttle
-// state if the limits did not change: a reload must not forgive an
-// attacker's failures.
-func build(cfg *authconfig.Config, prev *snapshot) (*snapshot, error) {
+// build makes a snapshot of cfg. Its password checks use guard's slots,
+// clock and sleep; the cache of verified passwords is its own and starts
+// empty. prev, when not nil, lends its throttle state if the limits did not
+// change: a reload must not forgive an attacker's failures.
+func build(cfg *authconfig.Config, prev *snapshot, guard loginguard.Options) (*snapshot, error) {
 	snap := &snapshot{
 		cfg:    cfg,
 		users:  map[string]*user{},
 		realm:  cfg.Token.Issuer,
-		creds:  credcache.New(credCacheSize, credCacheTTL),
 		tokens: newTokenCache(),
 	}
 	var hashes [][]byte
@@ -72,11 +74,13 @@ func build(cfg *authconfig.Config, prev *snapshot) (*snapshot, error) {
 	if snap.refresh, err = newRefresher(cfg.Keys); err != nil {
 		return nil, err
 	}
-	maxFailures, window, maxTracked := cfg.Throttle.Limits()
-	snap.throttle = newThrottle(maxFailures, window, maxTracked)
-	if prev != nil && prev.throttle != nil && snap.throttle != nil && prev.throttle.settings == snap.throttle.settings {
+	snap.throttle = loginguard.NewThrottle(cfg.Throttle.Limits())
+	if prev != nil && prev.throttle.SameLimits(snap.throttle) {
 		snap.throttle = prev.throttle
 	}
+	guard.Cache = credcache.New(credCacheSize, credCacheTTL)
+	guard.Throttle = snap.throttle
+	snap.guard = loginguard.New(guard)
 	return snap, nil
 }
 

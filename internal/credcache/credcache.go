@@ -17,7 +17,8 @@ import (
 )
 
 // Cache is a bounded set of recently verified credentials. The zero value is
-// not usable; call New. A Cache is safe for concurrent use.
+// not usable; call New. A Cache is safe for concurrent use. The caller runs
+// bcrypt: Known before, Remember after a success.
 type Cache struct {
 	key  [32]byte
 	ttl  time.Duration
@@ -25,44 +26,53 @@ type Cache struct {
 	now  func() time.Time
 
 	mu      sync.Mutex
-	entries map[[32]byte]time.Time // credential MAC -> expiry
+	entries map[Key]time.Time // credential MAC -> expiry
 }
 
 // New returns a cache of at most size entries, each trusted for ttl.
-// A size or ttl of zero or less disables caching: every check is verified.
+// A size or ttl of zero or less disables caching: nothing is Known, though
+// Keys still work.
 func New(size int, ttl time.Duration) *Cache {
-	c := &Cache{ttl: ttl, size: size, now: time.Now, entries: map[[32]byte]time.Time{}}
+	c := &Cache{ttl: ttl, size: size, now: time.Now, entries: map[Key]time.Time{}}
 	if _, err := rand.Read(c.key[:]); err != nil {
 		panic("credcache: no randomness: " + err.Error())
 	}
 	return c
 }
 
-// Check reports whether password is right for user with the stored hash,
-// calling verify (the slow bcrypt comparison) unless the same triple was
-// verified within the cache's ttl.
-func (c *Cache) Check(user, password string, hash []byte, verify func() bool) bool {
+// Key identifies one (user, password, stored hash) triple: a MAC under
+// the cache's own random key, so it can stand in for the password in maps
+// (internal/loginguard keys its single flight by it) without revealing it.
+type Key [32]byte
+
+// Key returns the Key of a triple.
+func (c *Cache) Key(user, password string, hash []byte) Key {
+	return c.mac(user, password, hash)
+}
+
+// Known reports whether k was verified within the cache's ttl.
+func (c *Cache) Known(k Key) bool {
 	if c == nil || c.size <= 0 || c.ttl <= 0 {
-		return verify()
+		return false
 	}
-	k := c.mac(user, password, hash)
-	now := c.now()
 	c.mu.Lock()
 	exp, ok := c.entries[k]
 	c.mu.Unlock()
-	if ok && now.Before(exp) {
-		return true
+	return ok && c.now().Before(exp)
+}
+
+// Remember records that bcrypt just accepted k.
+func (c *Cache) Remember(k Key) {
+	if c == nil || c.size <= 0 || c.ttl <= 0 {
+		return
 	}
-	if !verify() {
-		return false
-	}
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.size {
 		c.evict(now)
 	}
 	c.entries[k] = now.Add(c.ttl)
-	return true
 }
 
 // Purge forgets everything, e.g. after the user list was reloaded.
@@ -91,7 +101,7 @@ func (c *Cache) evict(now time.Time) {
 	}
 }
 
-func (c *Cache) mac(user, password string, hash []byte) [32]byte {
+func (c *Cache) mac(user, password string, hash []byte) Key {
 	m := hmac.New(sha256.New, c.key[:])
 	// Length-prefix each part so ("ab","c") and ("a","bc") differ.
 	for _, part := range [][]byte{[]byte(user), []byte(password), hash} {
@@ -103,7 +113,7 @@ func (c *Cache) mac(user, password string, hash []byte) [32]byte {
 		m.Write(n[:])
 		m.Write(part)
 	}
-	var out [32]byte
+	var out Key
 	copy(out[:], m.Sum(nil))
 	return out
 }

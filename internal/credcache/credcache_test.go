@@ -23,6 +23,20 @@ func (v *verifier) bcrypt(hash []byte, password string) func() bool {
 	}
 }
 
+// check is the way internal/loginguard uses a Cache: bcrypt unless Known,
+// Remember on success.
+func check(c *Cache, user, password string, hash []byte, verify func() bool) bool {
+	k := c.Key(user, password, hash)
+	if c.Known(k) {
+		return true
+	}
+	if !verify() {
+		return false
+	}
+	c.Remember(k)
+	return true
+}
+
 func TestCache(t *testing.T) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 	if err != nil {
@@ -33,7 +47,7 @@ func TestCache(t *testing.T) {
 	t.Run("a right password is verified once then remembered", func(t *testing.T) {
 		c, v := New(10, time.Minute), &verifier{}
 		for i := 0; i < 3; i++ {
-			if !c.Check("alice", "secret", hash, v.bcrypt(hash, "secret")) {
+			if !check(c, "alice", "secret", hash, v.bcrypt(hash, "secret")) {
 				t.Fatal("right password refused")
 			}
 		}
@@ -43,9 +57,9 @@ func TestCache(t *testing.T) {
 	})
 	t.Run("a wrong password always pays bcrypt and is never remembered", func(t *testing.T) {
 		c, v := New(10, time.Minute), &verifier{}
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
 		for i := 0; i < 3; i++ {
-			if c.Check("alice", "wrong", hash, v.bcrypt(hash, "wrong")) {
+			if check(c, "alice", "wrong", hash, v.bcrypt(hash, "wrong")) {
 				t.Fatal("wrong password accepted")
 			}
 		}
@@ -55,9 +69,9 @@ func TestCache(t *testing.T) {
 	})
 	t.Run("a changed stored hash or another user misses", func(t *testing.T) {
 		c, v := New(10, time.Minute), &verifier{}
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
-		c.Check("alice", "secret", other, v.bcrypt(other, "secret"))
-		c.Check("bob", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", other, v.bcrypt(other, "secret"))
+		check(c, "bob", "secret", hash, v.bcrypt(hash, "secret"))
 		if v.calls != 3 {
 			t.Fatalf("bcrypt ran %d times, want 3", v.calls)
 		}
@@ -66,9 +80,9 @@ func TestCache(t *testing.T) {
 		c, v := New(10, time.Minute), &verifier{}
 		now := time.Unix(1000, 0)
 		c.now = func() time.Time { return now }
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
 		now = now.Add(time.Minute)
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
 		if v.calls != 2 {
 			t.Fatalf("bcrypt ran %d times, want 2", v.calls)
 		}
@@ -76,7 +90,7 @@ func TestCache(t *testing.T) {
 	t.Run("size is bounded", func(t *testing.T) {
 		c, v := New(4, time.Minute), &verifier{}
 		for _, u := range []string{"a", "b", "c", "d", "e", "f", "g"} {
-			c.Check(u, "secret", hash, v.bcrypt(hash, "secret"))
+			check(c, u, "secret", hash, v.bcrypt(hash, "secret"))
 			if len(c.entries) > 4 {
 				t.Fatalf("cache holds %d entries, bound is 4", len(c.entries))
 			}
@@ -84,17 +98,17 @@ func TestCache(t *testing.T) {
 	})
 	t.Run("purge forgets", func(t *testing.T) {
 		c, v := New(10, time.Minute), &verifier{}
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
 		c.Purge()
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
 		if v.calls != 2 {
 			t.Fatalf("bcrypt ran %d times, want 2", v.calls)
 		}
 	})
 	t.Run("disabled cache verifies every time", func(t *testing.T) {
 		c, v := New(0, time.Minute), &verifier{}
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
-		c.Check("alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
+		check(c, "alice", "secret", hash, v.bcrypt(hash, "secret"))
 		if v.calls != 2 {
 			t.Fatalf("bcrypt ran %d times, want 2", v.calls)
 		}
@@ -111,7 +125,7 @@ func TestConcurrentChecks(t *testing.T) {
 			defer wg.Done()
 			user := string(rune('a' + i))
 			for j := 0; j < 20; j++ {
-				ok := c.Check(user, "secret", hash, func() bool {
+				ok := check(c, user, "secret", hash, func() bool {
 					return bcrypt.CompareHashAndPassword(hash, []byte("secret")) == nil
 				})
 				if !ok {

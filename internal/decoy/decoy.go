@@ -1,24 +1,23 @@
-// Package decoy gives unknown user names a bcrypt hash to be checked
-// against, so that a login for a name nobody has takes as long as a wrong
-// password for a real user, and timing tells nothing about which names
-// exist. docker_auth answered unknown users in 12 ms and wrong passwords in
-// 85 ms.
+// Package decoy gives failed logins the bcrypt work of the costliest hash
+// in use, so that response times tell nothing about which names exist.
+// docker_auth answered unknown users in 12 ms and wrong passwords in 85 ms;
+// with users' hashes of several costs, a per-name decoy of one of those
+// costs still told names apart (one cost-10 user among cost-5 users: wrong
+// password 64 ms, unknown name 3 ms) and changed on restart.
 //
-// One decoy at a single cost is not enough when users' hashes have several
-// costs (a cost-12 user stands out among cost-10 decoys), so each unknown
-// name gets a decoy of one of the users' costs, always the same for that
-// name, chosen by a keyed hash of the name in the proportions the users
-// have them.
+// So every failure costs what a check against the costliest hash does:
+//   - an unknown name is compared with a decoy at that cost (Max);
+//   - a wrong password for a cheaper hash is followed by decoys that make
+//     up the difference (TopUp). bcrypt's work doubles with each cost, so
+//     costs c, c+1, ..., max-1 add up to the work of max less that of c.
+//
+// Both depend only on the costs in use: the same on every restart.
 package decoy
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
-	"sort"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -27,65 +26,65 @@ import (
 // Set is the decoys for one set of users. It is immutable and safe for
 // concurrent use.
 type Set struct {
-	decoys []decoy // by cost, ascending
-	total  int     // users counted
-}
-
-type decoy struct {
-	cost, users int
-	hash        []byte
+	min, max int
+	byCost   map[int][]byte // every cost from min to max
 }
 
 // New returns the decoys for users with the given bcrypt hashes (hashes
-// that do not parse are not counted). With none, decoys have
-// bcrypt.DefaultCost.
+// that do not parse are not counted). With none, the costliest hash in use
+// is taken to be bcrypt.DefaultCost.
 func New(hashes [][]byte) (*Set, error) {
-	costs := map[int]int{}
+	s := &Set{byCost: map[int][]byte{}}
 	for _, h := range hashes {
-		if c, err := bcrypt.Cost(h); err == nil {
-			costs[c]++
+		c, err := bcrypt.Cost(h)
+		if err != nil {
+			continue
 		}
+		if len(s.byCost) == 0 || c < s.min {
+			s.min = c
+		}
+		if len(s.byCost) == 0 || c > s.max {
+			s.max = c
+		}
+		s.byCost[c] = nil
 	}
-	if len(costs) == 0 {
-		costs[bcrypt.DefaultCost] = 1
+	if len(s.byCost) == 0 {
+		s.min, s.max = bcrypt.DefaultCost, bcrypt.DefaultCost
 	}
-	s := &Set{}
-	for c, n := range costs {
+	for c := s.min; c <= s.max; c++ {
 		h, err := hashAt(c)
 		if err != nil {
 			return nil, err
 		}
-		s.decoys = append(s.decoys, decoy{cost: c, users: n, hash: h})
-		s.total += n
+		s.byCost[c] = h
 	}
-	sort.Slice(s.decoys, func(i, j int) bool { return s.decoys[i].cost < s.decoys[j].cost })
 	return s, nil
 }
 
-// For returns the hash an unknown name is compared with: always the same
-// one for the same name while the process lives.
-func (s *Set) For(name string) []byte {
-	if len(s.decoys) == 1 {
-		return s.decoys[0].hash
-	}
-	mac := hmac.New(sha256.New, key[:])
-	mac.Write([]byte(name))
-	n := int(binary.BigEndian.Uint64(mac.Sum(nil)) % uint64(s.total))
-	for _, d := range s.decoys {
-		if n < d.users {
-			return d.hash
-		}
-		n -= d.users
-	}
-	return s.decoys[len(s.decoys)-1].hash
-}
+// Max returns the hash an unknown name is compared with: a password nobody
+// knows, at the costliest cost in use.
+func (s *Set) Max() []byte { return s.byCost[s.max] }
 
-// key keys the choice of decoy for each name; it lives as long as the
-// process, so a name's timing does not change when users are reloaded.
-var key = func() (k [32]byte) {
-	_, _ = rand.Read(k[:]) // crypto/rand.Read never fails on supported platforms
-	return k
-}()
+// MaxCost returns the costliest bcrypt cost in use.
+func (s *Set) MaxCost() int { return s.max }
+
+// TopUp returns the decoys to compare after a failed check against hash so
+// that, together, they cost a check against Max: none for a hash at the
+// maximum cost (or one that does not parse), else one at each cost from
+// hash's up to the maximum, exclusive.
+func (s *Set) TopUp(hash []byte) [][]byte {
+	c, err := bcrypt.Cost(hash)
+	if err != nil || c >= s.max {
+		return nil
+	}
+	var out [][]byte
+	for ; c < s.max; c++ {
+		if h := s.byCost[c]; h != nil {
+			out = append(out, h)
+		}
+	}
+	return out
+}
 
 var byCost sync.Map // cost -> []byte, so reloads do not pay for new decoys
 

@@ -1,9 +1,7 @@
 package decoy
 
 import (
-	"bytes"
 	"fmt"
-	"math"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -25,45 +23,46 @@ func hashes(t *testing.T, perCost map[int]int) [][]byte {
 	return out
 }
 
-// An unknown name is compared with a decoy of one of the users' bcrypt
-// costs, always the same for that name, and across names the costs come in
-// the proportions the users have them, so no cost marks a name as unknown.
-func TestUnknownNamesGetTheUsersCostsInProportion(t *testing.T) {
-	tests := []struct {
-		costs map[int]int // users per cost
-		want  map[int]float64
-	}{
-		{map[int]int{}, map[int]float64{bcrypt.DefaultCost: 1}},
-		{map[int]int{5: 3}, map[int]float64{5: 1}},
-		{map[int]int{4: 2, 6: 1}, map[int]float64{4: 2.0 / 3, 6: 1.0 / 3}},
+func cost(t *testing.T, h []byte) int {
+	t.Helper()
+	c, err := bcrypt.Cost(h)
+	if err != nil {
+		t.Fatal(err)
 	}
-	const names = 3000
+	return c
+}
+
+// Whatever the mix of costs, an unknown name costs a check at the
+// costliest one, and a failure at any cost is topped up to the same work:
+// bcrypt's work is 2^cost, so the top-up's work plus the user's own must
+// be 2^max.
+func TestEveryFailureCostsTheCostliestCheck(t *testing.T) {
+	tests := []struct {
+		costs   map[int]int // users per cost
+		wantMax int
+	}{
+		{map[int]int{}, bcrypt.DefaultCost},
+		{map[int]int{5: 3}, 5},
+		{map[int]int{4: 20, 7: 1}, 7},
+		{map[int]int{4: 2, 5: 1, 8: 1}, 8},
+	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.costs), func(t *testing.T) {
-			s, err := New(append(hashes(t, tt.costs), []byte("not a bcrypt hash")))
+			users := hashes(t, tt.costs)
+			s, err := New(append(users, []byte("not a bcrypt hash")))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[int]int{}
-			for i := range names {
-				name := fmt.Sprintf("user%d", i)
-				h := s.For(name)
-				if !bytes.Equal(h, s.For(name)) {
-					t.Fatalf("%s got two different decoys", name)
-				}
-				c, err := bcrypt.Cost(h)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got[c]++
+			if got := cost(t, s.Max()); got != tt.wantMax || s.MaxCost() != tt.wantMax {
+				t.Fatalf("unknown names get a cost-%d decoy (MaxCost %d), want %d", got, s.MaxCost(), tt.wantMax)
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("costs %v, want %v", got, tt.want)
-			}
-			// 3000 names: 5 points is over five standard deviations.
-			for c, share := range tt.want {
-				if s := float64(got[c]) / names; math.Abs(s-share) > 0.05 {
-					t.Errorf("cost %d for %.2f of unknown names, want %.2f", c, s, share)
+			for _, h := range append(users, s.Max()) {
+				work := 1 << cost(t, h)
+				for _, d := range s.TopUp(h) {
+					work += 1 << cost(t, d)
+				}
+				if work != 1<<tt.wantMax {
+					t.Errorf("a failure against a cost-%d hash does 2^%d-equivalent work %d, want %d", cost(t, h), tt.wantMax, work, 1<<tt.wantMax)
 				}
 			}
 		})
@@ -71,13 +70,16 @@ func TestUnknownNamesGetTheUsersCostsInProportion(t *testing.T) {
 }
 
 func TestNoPasswordOpensADecoy(t *testing.T) {
-	s, err := New(nil)
+	s, err := New(hashes(t, map[int]int{4: 1, 6: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	decoys := append([][]byte{s.Max()}, s.TopUp(s.byCost[4])...)
 	for _, pw := range []string{"", "pw", "dummy", "password"} {
-		if bcrypt.CompareHashAndPassword(s.For("nobody"), []byte(pw)) == nil {
-			t.Errorf("password %q opens the decoy", pw)
+		for _, d := range decoys {
+			if bcrypt.CompareHashAndPassword(d, []byte(pw)) == nil {
+				t.Errorf("password %q opens a decoy", pw)
+			}
 		}
 	}
 }

@@ -1,17 +1,23 @@
 // Package htpasswd checks Basic credentials against an htpasswd file of
 // bcrypt entries, as `htpasswd -B` writes them and registry:2 reads them.
 //
-// An unknown user costs a bcrypt comparison at one of the users' own costs
-// (internal/decoy), so response times do not tell which user names exist. The file is re-read
-// when it changes, without a restart.
+// Passwords are checked by internal/loginguard, as the token server's are:
+// shared checks of the same credentials, at most NumCPU bcrypt at once,
+// failed logins throttled per client address (loginguard's defaults: 10 a
+// minute) and slowed per account, and every failure, an unknown user's
+// included, as slow as a check against the costliest hash in the file. The
+// file is re-read when it changes, without a restart.
 package htpasswd
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +26,7 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/credcache"
 	"github.com/wharf-registry/wharf/internal/decoy"
+	"github.com/wharf-registry/wharf/internal/loginguard"
 )
 
 // reloadEvery bounds how often the file is stat'ed: at most once a second,
@@ -31,17 +38,15 @@ type File struct {
 	path   string
 	logger *slog.Logger
 	cache  *credcache.Cache
+	slots  *loginguard.Slots
+	guard  *loginguard.Guard
 	now    func() time.Time
 
 	mu        sync.Mutex
 	entries   map[string][]byte // user -> bcrypt hash
-	decoys    *decoy.Set        // hashes compared for unknown users
+	decoys    *decoy.Set        // what makes every failure cost the same
 	info      os.FileInfo       // of the version loaded
 	checkedAt time.Time
-
-	// onDecoy, when set (by tests), is called each time an unknown user is
-	// compared against a decoy hash.
-	onDecoy func()
 }
 
 // Load reads the htpasswd file at path. Errors name the file and line.
@@ -55,8 +60,15 @@ func Load(path string, logger *slog.Logger) (*File, error) {
 		path:   path,
 		logger: logger,
 		cache:  credcache.New(4096, 5*time.Minute),
+		slots:  loginguard.NewSlots(runtime.NumCPU()),
 		now:    time.Now,
 	}
+	f.guard = loginguard.New(loginguard.Options{
+		Slots: f.slots,
+		Cache: f.cache,
+		Throttle: loginguard.NewThrottle(loginguard.DefaultMaxFailures,
+			loginguard.DefaultWindow, loginguard.DefaultMaxTracked),
+	})
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -68,24 +80,23 @@ func Load(path string, logger *slog.Logger) (*File, error) {
 	return f, nil
 }
 
-// Authenticate reports whether password is user's. It takes as long for an
-// unknown user as for a known user with a wrong password.
-func (f *File) Authenticate(user, password string) bool {
+// Authenticate reports whether password is user's, for a client at addr.
+// It takes as long for an unknown user as for a known user with a wrong
+// password. An address with too many failures gets a *loginguard.Throttled
+// error; a client that went away gets ctx's.
+func (f *File) Authenticate(ctx context.Context, user, password string, addr netip.Addr) (bool, error) {
 	f.reloadIfChanged()
 	f.mu.Lock()
-	hash, ok := f.entries[user]
-	decoys, onDecoy := f.decoys, f.onDecoy
+	hash := f.entries[user]
+	decoys := f.decoys
 	f.mu.Unlock()
-	if !ok {
-		if onDecoy != nil {
-			onDecoy()
-		}
-		_ = bcrypt.CompareHashAndPassword(decoys.For(user), []byte(password))
-		return false
-	}
-	return f.cache.Check(user, password, hash, func() bool {
-		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	})
+	return f.guard.Check(ctx, loginguard.Attempt{User: user, Password: password, Hash: hash, Addr: addr, Decoys: decoys})
+}
+
+// Checks returns how many bcrypt password checks ran, and how many wait
+// for one of the NumCPU slots.
+func (f *File) Checks() (ran uint64, queued int) {
+	return f.slots.Checks(), f.slots.Waiting()
 }
 
 // Users returns how many users the file holds.

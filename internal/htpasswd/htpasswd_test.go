@@ -1,6 +1,8 @@
 package htpasswd
 
 import (
+	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,20 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// auth authenticates from an address of its own each time, so that the
+// tests' failures never add up to a throttled address.
+func auth(t *testing.T, f *File, user, password string) bool {
+	t.Helper()
+	n := addrs.Add(1)
+	ok, err := f.Authenticate(context.Background(), user, password, netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}))
+	if err != nil {
+		t.Fatalf("Authenticate(%q): %v", user, err)
+	}
+	return ok
+}
+
+var addrs atomic.Uint32
+
 func load(t *testing.T, content string) (*File, string, *fakeClock) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "htpasswd")
@@ -88,7 +104,7 @@ func TestAuthenticateChecksEveryBcryptVariant(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.user+"/"+tt.password, func(t *testing.T) {
 			for range 2 { // the second call may be answered from the cache
-				if got := f.Authenticate(tt.user, tt.password); got != tt.want {
+				if got := auth(t, f, tt.user, tt.password); got != tt.want {
 					t.Fatalf("Authenticate(%q, %q) = %v, want %v", tt.user, tt.password, got, tt.want)
 				}
 			}
@@ -96,24 +112,26 @@ func TestAuthenticateChecksEveryBcryptVariant(t *testing.T) {
 	}
 }
 
-func TestUnknownUsersPayForADecoyComparison(t *testing.T) {
-	f, _, _ := load(t, "alice:"+hash(t, "a-pass", "$2y$", bcrypt.MinCost+1)+"\n")
-	var decoys atomic.Int32
-	f.onDecoy = func() { decoys.Add(1) }
-
-	f.Authenticate("alice", "wrong")
-	f.Authenticate("alice", "a-pass")
-	if n := decoys.Load(); n != 0 {
-		t.Fatalf("known user compared against a decoy %d times", n)
+func TestUnknownUsersPayForTheCostliestComparison(t *testing.T) {
+	f, path, clock := load(t, "alice:"+hash(t, "a-pass", "$2y$", bcrypt.MinCost+1)+"\nbob:"+hash(t, "b-pass", "$2y$", bcrypt.MinCost)+"\n")
+	checks := func() uint64 { n, _ := f.Checks(); return n }
+	for _, tt := range []struct{ user, password string }{
+		{"mallory", "x"}, {"mallory", "x"}, {"bob", "wrong"}, {"alice", "a-pass"}, {"alice", "a-pass"},
+	} {
+		before := checks()
+		auth(t, f, tt.user, tt.password)
+		if n := checks() - before; n != 1 && !(tt.password == "a-pass" && n == 0) {
+			t.Errorf("%s/%s: %d bcrypt checks, want one (none for a remembered password)", tt.user, tt.password, n)
+		}
 	}
-	f.Authenticate("mallory", "x")
-	f.Authenticate("mallory", "x")
-	if n := decoys.Load(); n != 2 {
-		t.Fatalf("unknown user: %d decoy comparisons, want one per attempt (2)", n)
+	if c := f.decoys.MaxCost(); c != bcrypt.MinCost+1 {
+		t.Errorf("unknown users are checked at cost %d, want the costliest in the file, %d", c, bcrypt.MinCost+1)
 	}
-	cost, err := bcrypt.Cost(f.decoys.For("mallory"))
-	if err != nil || cost != bcrypt.MinCost+1 {
-		t.Errorf("decoy cost = %d (%v), want the entries' cost %d", cost, err, bcrypt.MinCost+1)
+	write(t, path, "carol:"+hash(t, "c-pass", "$2y$", bcrypt.MinCost+2)+"\n")
+	clock.Advance(2 * time.Second)
+	auth(t, f, "mallory", "x")
+	if c := f.decoys.MaxCost(); c != bcrypt.MinCost+2 {
+		t.Errorf("after a reload unknown users are checked at cost %d, want %d", c, bcrypt.MinCost+2)
 	}
 }
 
@@ -152,21 +170,21 @@ func TestChangedFileIsReloaded(t *testing.T) {
 	write(t, path, "bob:"+hash(t, "b-pass", "$2y$", bcrypt.MinCost)+"\n# a longer file\n")
 
 	// Within a second of the last check the file is not looked at again.
-	if !f.Authenticate("alice", "a-pass") || f.Authenticate("bob", "b-pass") {
+	if !auth(t, f, "alice", "a-pass") || auth(t, f, "bob", "b-pass") {
 		t.Fatal("reloaded before a second passed")
 	}
 	clock.Advance(2 * time.Second)
-	if f.Authenticate("alice", "a-pass") {
+	if auth(t, f, "alice", "a-pass") {
 		t.Error("alice, removed from the file, still authenticates")
 	}
-	if !f.Authenticate("bob", "b-pass") {
+	if !auth(t, f, "bob", "b-pass") {
 		t.Error("bob, added to the file, does not authenticate")
 	}
 
 	t.Run("an invalid new version keeps the last good one", func(t *testing.T) {
 		write(t, path, "bob:$apr1$notbcrypt\n")
 		clock.Advance(2 * time.Second)
-		if !f.Authenticate("bob", "b-pass") {
+		if !auth(t, f, "bob", "b-pass") {
 			t.Error("bob lost after a bad edit")
 		}
 	})
@@ -174,7 +192,7 @@ func TestChangedFileIsReloaded(t *testing.T) {
 	t.Run("a replaced file of the same size and mtime is noticed", func(t *testing.T) {
 		write(t, path, "bob:"+hash(t, "b-pass", "$2y$", bcrypt.MinCost)+"\n")
 		clock.Advance(2 * time.Second)
-		if !f.Authenticate("bob", "b-pass") {
+		if !auth(t, f, "bob", "b-pass") {
 			t.Fatal("bob not loaded")
 		}
 		old, err := os.Stat(path)
@@ -190,7 +208,7 @@ func TestChangedFileIsReloaded(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.Advance(2 * time.Second)
-		if !f.Authenticate("bob", "c-pass") {
+		if !auth(t, f, "bob", "c-pass") {
 			t.Error("new password for bob not accepted after the file was replaced")
 		}
 	})
@@ -212,7 +230,7 @@ func TestConcurrentAuthenticationDuringReloads(t *testing.T) {
 					}
 					clock.Advance(2 * time.Second)
 				}
-				if !f.Authenticate("alice", "a-pass") {
+				if !auth(t, f, "alice", "a-pass") {
 					failures.Add(1)
 				}
 			}

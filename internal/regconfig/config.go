@@ -27,6 +27,8 @@ type Config struct {
 	Auth          Auth          `yaml:"auth"`
 	Health        Health        `yaml:"health"`
 	Compatibility Compatibility `yaml:"compatibility"`
+	Proxy         *Proxy        `yaml:"proxy"`   // registry:2's pull-through cache (proxy.go)
+	Proxies       []ProxyEntry  `yaml:"proxies"` // several upstreams, each on a prefix (proxy.go)
 	// UI is our addition: the web UI under /ui/ (internal/ui), off unless
 	// ui.enabled is true (REGISTRY_UI_ENABLED=true).
 	UI Toggle `yaml:"ui"`

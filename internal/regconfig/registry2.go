@@ -12,8 +12,7 @@ import (
 // configuration, and the storage drivers it registers) that name a feature
 // this registry does not have, with a hint where one helps. Such a key, in
 // the file or as a REGISTRY_* variable, stops start-up: a registry asked to
-// be a pull-through cache (proxy.remoteurl) must not start as an ordinary
-// writable one, and one asked to send notifications must not drop them.
+// send notifications must not start and drop them.
 //
 // The keys this registry implements are the fields of Config; registry:2's
 // informational keys are fields too, accepted with a warning where they are
@@ -38,7 +37,6 @@ var registry2Unsupported = map[string]string{
 	"health.http":           "",
 	"health.tcp":            "",
 	"catalog":               "catalog pages hold at most 1000 repositories, as registry:2's default",
-	"proxy":                 "pull-through caching",
 	"validation":            "",
 	"policy":                "",
 }

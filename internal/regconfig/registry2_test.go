@@ -6,8 +6,8 @@ import (
 )
 
 // A registry:2 key for a feature this registry lacks stops start-up, with
-// the file's line or the variable's name: a mirror configured with
-// proxy.remoteurl must not start as an ordinary writable registry.
+// the file's line or the variable's name: a registry configured to send
+// notifications must not start and drop them.
 func TestRegistry2FeaturesWeLackStopLoading(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -17,12 +17,6 @@ func TestRegistry2FeaturesWeLackStopLoading(t *testing.T) {
 		line  int
 		want  string
 	}{
-		{"proxy in the file", "version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io\n", nil,
-			"proxy", 2, "registry:2's proxy is not supported by this server"},
-		{"the mirror recipe's variable", "", []string{"REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"},
-			"REGISTRY_PROXY_REMOTEURL", 0, "registry:2's proxy is not supported by this server"},
-		{"proxy credentials", "", []string{"REGISTRY_PROXY_USERNAME=me"},
-			"REGISTRY_PROXY_USERNAME", 0, "registry:2's proxy is not supported"},
 		{"notifications", "notifications:\n  endpoints:\n    - name: hook\n      url: https://hook.example\n", nil,
 			"notifications", 1, "registry:2's notifications is not supported"},
 		{"notifications by variable", "", []string{"REGISTRY_NOTIFICATIONS_ENDPOINTS=[{name: a, url: 'https://a'}]"},

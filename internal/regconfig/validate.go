@@ -20,6 +20,7 @@ func (c *Config) Validate() error {
 	v.http()
 	v.auth()
 	v.health()
+	v.proxies()
 	return v.ps.Err()
 }
 

@@ -3,16 +3,21 @@ package regserver
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wharf-registry/wharf/internal/htpasswd"
+	"github.com/wharf-registry/wharf/internal/loginguard"
 	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/pkg/acl"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
 
@@ -21,6 +26,9 @@ type identity struct {
 	user   string
 	claims *token.Claims // token mode: the grants
 	all    bool          // modes none and htpasswd: anyone admitted may do anything
+	// pull, for a catalog request whose token carries the pull claim, is
+	// what the catalog may list (catalog.go); nil lists everything.
+	pull *acl.ACL
 }
 
 // can reports whether the identity may do action on the resource.
@@ -65,10 +73,29 @@ type basicAuth struct {
 	file  *htpasswd.File
 }
 
+// authorize checks Basic credentials with the token server's protection
+// (internal/loginguard), the client being the TCP peer: an address with
+// too many failed logins gets 429 TOOMANYREQUESTS with Retry-After, and a
+// client gone while its password was checked is logged as 499. A request
+// without credentials (every client's first, to learn the challenge) is
+// answered at once.
 func (a *basicAuth) authorize(r *http.Request, d decision) (identity, error) {
 	user, password, ok := r.BasicAuth()
-	if ok && len(r.Header.Values("Authorization")) == 1 && a.file.Authenticate(user, password) {
-		return identity{user: user, all: true}, nil
+	if ok && len(r.Header.Values("Authorization")) == 1 {
+		peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+		good, err := a.file.Authenticate(r.Context(), user, password, peer.Addr().Unmap())
+		var throttled *loginguard.Throttled
+		switch {
+		case errors.As(err, &throttled):
+			e := errorf(http.StatusTooManyRequests, codeTooManyRequests, "too many failed logins; retry later").
+				withHeader("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+			e.Err = err
+			return identity{}, e
+		case err != nil:
+			return identity{}, err // the client went away: 499
+		case good:
+			return identity{user: user, all: true}, nil
+		}
 	}
 	return identity{}, unauthorized(d, "Basic realm="+quote(a.realm), "authentication required")
 }
@@ -143,6 +170,16 @@ func (a *tokenAuth) authorize(r *http.Request, d decision) (identity, error) {
 	}
 	id := identity{user: claims.Subject, claims: claims}
 	for _, acc := range d.need {
+		if isCatalog(acc) && claims.Pull != nil {
+			// The claim is the token server's permission to list what
+			// the bearer may pull (catalog.go).
+			if id.pull, err = compilePull(*claims.Pull); err != nil {
+				e := unauthorized(d, a.challenge(r, d, "invalid_token"), "authentication required")
+				e.Err = err
+				return identity{}, e
+			}
+			continue
+		}
 		for _, action := range acc.Actions {
 			if !claims.Allows(acc.Type, acc.Name, action) {
 				return id, unauthorized(d, a.challenge(r, d, "insufficient_scope"), "authentication required")

@@ -42,6 +42,9 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if served, err := s.proxyBlob(w, r, rt.name, d); served || err != nil {
+		return err
+	}
 	if r.Method == http.MethodHead {
 		desc, err := s.store.StatBlob(r.Context(), rt.name, d)
 		if err != nil {

@@ -30,6 +30,7 @@ const (
 	codeNameUnknown         = "NAME_UNKNOWN"
 	codeSizeInvalid         = "SIZE_INVALID"
 	codeUnauthorized        = "UNAUTHORIZED"
+	codeTooManyRequests     = "TOOMANYREQUESTS"
 	codeUnsupported         = "UNSUPPORTED"
 	codePaginationInvalid   = "PAGINATION_NUMBER_INVALID"
 	codeUnavailable         = "UNAVAILABLE"

@@ -84,8 +84,18 @@ func (s *Server) debugHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 // watchHealth checks storage at once, then every interval, while ctx lives.
+// The first check is skipped when a probe arriving at start-up already ran
+// it (health), so start-up costs one check, not two.
 func (s *Server) watchHealth(ctx context.Context, interval time.Duration) {
-	every(ctx, 0, interval, func(ctx context.Context) { s.checkStorage(ctx) })
+	first := true // fn runs on one goroutine, one call at a time
+	every(ctx, 0, interval, func(ctx context.Context) {
+		if first {
+			first = false
+			s.health(ctx)
+			return
+		}
+		s.checkStorage(ctx)
+	})
 }
 
 // checkStorage runs one storage check and records its result.

@@ -30,14 +30,14 @@ type testRegistry struct {
 
 // newRegistry starts a registry with the registry:2 image defaults, deletes
 // enabled, and whatever edit changes.
-func newRegistry(t *testing.T, edit func(*regconfig.Config)) *testRegistry {
+func newRegistry(t testing.TB, edit func(*regconfig.Config)) *testRegistry {
 	t.Helper()
 	return newRegistryAt(t, nil, edit)
 }
 
 // newRegistryAt is newRegistry with the clock bearer tokens are checked
 // against (nil: time.Now).
-func newRegistryAt(t *testing.T, now func() time.Time, edit func(*regconfig.Config)) *testRegistry {
+func newRegistryAt(t testing.TB, now func() time.Time, edit func(*regconfig.Config)) *testRegistry {
 	t.Helper()
 	cfg, err := regconfig.Load("", nil)
 	if err != nil {
@@ -49,6 +49,7 @@ func newRegistryAt(t *testing.T, now func() time.Time, edit func(*regconfig.Conf
 	if edit != nil {
 		edit(cfg)
 	}
+	root = cfg.Storage.Filesystem.RootDirectory // edit may move it
 	store, err := storage.NewFilesystem(root, storage.Options{ReadOnly: cfg.Storage.Maintenance.ReadOnly.Enabled})
 	if err != nil {
 		t.Fatal(err)

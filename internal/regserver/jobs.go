@@ -49,6 +49,15 @@ func (s *Server) CollectGarbage(ctx context.Context, opts storage.GCOptions) (st
 		opts.Holder = s.leaseHolder
 	}
 	started := time.Now()
+	if !opts.DryRun {
+		// Tags of proxied repositories past their TTL go first, so this
+		// collection frees what they held (see regproxy.Expire).
+		if n, err := s.proxy.Expire(ctx); err != nil {
+			s.logger.Error("expiring cached tags failed", "expired", n, "err", err)
+		} else if n > 0 {
+			s.logger.Info("expired cached tags", "count", n)
+		}
+	}
 	res, err := s.store.GarbageCollect(ctx, opts)
 	var held *storage.LeaseHeldError
 	if errors.As(err, &held) {

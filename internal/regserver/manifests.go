@@ -47,7 +47,7 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request) error {
 	if err := checkReference(rt.ref, false); err != nil {
 		return err
 	}
-	m, err := s.store.GetManifest(r.Context(), rt.name, rt.ref)
+	m, err := s.manifest(r.Context(), rt.name, rt.ref)
 	if err != nil {
 		return err
 	}

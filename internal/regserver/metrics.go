@@ -80,6 +80,19 @@ func newMetrics() *metrics {
 	return m
 }
 
+// observeLogins adds the htpasswd mode's password check metrics.
+func (m *metrics) observeLogins(checks func() (ran uint64, queued int)) {
+	const ns = "registry"
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: ns, Name: "password_checks_total",
+		Help: "bcrypt password checks run (htpasswd); concurrent logins with the same credentials share one.",
+	}, func() float64 { n, _ := checks(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: ns, Name: "password_checks_queued",
+			Help: "Password checks waiting for one of the NumCPU bcrypt slots (htpasswd).",
+		}, func() float64 { _, q := checks(); return float64(q) }))
+}
+
 func (m *metrics) observeRequest(route, method string, status int, elapsed time.Duration, in, out int64) {
 	switch method { // clients choose the method: keep the label set bounded
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/internal/regproxy"
 	"github.com/wharf-registry/wharf/internal/ui"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
@@ -40,6 +41,7 @@ type Server struct {
 	auth    authenticator
 	metrics *metrics
 	handler http.Handler
+	proxy   *regproxy.Proxy // nil unless some repositories mirror an upstream (proxy.go)
 
 	prefix        string // http.prefix without its trailing slash, or ""
 	base          string // absolute URL Locations start with, or "" for relative ones
@@ -78,13 +80,17 @@ func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger,
 		auth:          auth,
 		metrics:       newMetrics(),
 		prefix:        strings.TrimSuffix(cfg.HTTP.Prefix, "/"),
-		headers:       cfg.HTTP.Headers.Clone(),
+		headers:       exposeChallenge(cfg.HTTP.Headers.Clone()),
 		deleteEnabled: cfg.Storage.Delete.Enabled,
 		readOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
 		leaseHolder:   storage.LeaseHolder("registry serve"),
 	}
+	s.proxy = regproxy.New(cfg.Upstreams(), store, logger, s.metrics.reg)
 	s.storage.threshold = max(cfg.Health.StorageDriver.Threshold, 1)
 	s.storage.gateAPI = cfg.Health.StorageDriver.Enabled
+	if b, ok := auth.(*basicAuth); ok {
+		s.metrics.observeLogins(b.file.Checks)
+	}
 	if cfg.HTTP.Host != "" && !cfg.HTTP.RelativeURLs {
 		s.base = strings.TrimSuffix(cfg.HTTP.Host, "/")
 	}
@@ -180,6 +186,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return errorf(http.StatusMethodNotAllowed, codeUnsupported, "the registry is in read-only mode")
+	}
+	if err := s.refuseProxiedWrite(rt, r.Method); err != nil {
+		return err
 	}
 	ctx := context.WithValue(r.Context(), apiKey{}, &apiRequest{route: rt, id: id, decision: d})
 	return s.handlerFor(rt.kind, r.Method)(w, r.WithContext(ctx))

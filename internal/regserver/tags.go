@@ -51,7 +51,7 @@ func (s *Server) tags(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tags, more, err := s.store.Tags(r.Context(), rt.name, q.Get("last"), n)
+	tags, more, err := s.tagList(r.Context(), rt.name, q.Get("last"), n)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ type tokenCA struct {
 	key    *token.Key
 }
 
-func newTokenCA(t *testing.T) *tokenCA {
+func newTokenCA(t testing.TB) *tokenCA {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -88,6 +88,13 @@ func (ca *tokenCA) sign(t *testing.T, subject string, access ...token.ResourceAc
 
 func (ca *tokenCA) signClaims(t *testing.T, subject string, exp time.Time, access ...token.ResourceActions) string {
 	t.Helper()
+	return ca.signPull(t, subject, exp, nil, access...)
+}
+
+// signPull is signClaims with the pull rules of our token server's
+// catalog tokens (nil: no such claim).
+func (ca *tokenCA) signPull(t testing.TB, subject string, exp time.Time, pull *[]token.PullRule, access ...token.ResourceActions) string {
+	t.Helper()
 	if access == nil {
 		access = []token.ResourceActions{}
 	}
@@ -99,6 +106,7 @@ func (ca *tokenCA) signClaims(t *testing.T, subject string, exp time.Time, acces
 			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), ID: token.NewJTI(),
 		},
 		Access: access,
+		Pull:   pull,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +118,7 @@ func grant(typ, name string, actions ...string) token.ResourceActions {
 	return token.ResourceActions{Type: typ, Name: name, Actions: actions}
 }
 
-func newTokenRegistry(t *testing.T, ca *tokenCA, realm string) *testRegistry {
+func newTokenRegistry(t testing.TB, ca *tokenCA, realm string) *testRegistry {
 	return newRegistry(t, func(c *regconfig.Config) {
 		c.Auth.Token = &regconfig.TokenAuth{Realm: realm, Service: testService, Issuer: testIssuer, RootCertBundle: ca.bundle}
 	})

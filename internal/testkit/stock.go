@@ -16,10 +16,16 @@ type StockRegistry struct {
 	Env     string // variable that may name the binary
 }
 
-// The stock registries the tests know.
+// The stock registries the tests know. v2.8.3 is built as a dependency of
+// a module that pins what its vendor.conf could not (see the script).
 var (
+	StockRegistryV2 = StockRegistry{Version: "v2.8.3", Env: "WHARF_STOCK_REGISTRY_V2"}
 	StockRegistryV3 = StockRegistry{Version: "v3.1.1", Env: "WHARF_STOCK_REGISTRY_V3"}
 )
+
+// StockRegistries are all of them, oldest first, for tests that run against
+// each.
+var StockRegistries = []StockRegistry{StockRegistryV2, StockRegistryV3}
 
 // StockRegistryBinary returns the path of r's binary: its variable, then
 // $(go env GOPATH)/wharf-stock/registry-<version>/registry. A missing binary

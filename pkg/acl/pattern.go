@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -17,6 +19,11 @@ type pattern struct {
 	re     *regexp.Regexp
 	pieces []piece
 	labels []string // distinct label names of its ${labels:X}, in order
+
+	// prog is re as a program, for mayMatchBelow (prefix.go); nil when re
+	// is not anchored at the start. Built on first use.
+	progOnce sync.Once
+	prog     *syntax.Prog
 }
 
 // piece is regexp source text, or a hole for a placeholder's value.
@@ -133,6 +140,18 @@ func (p *pattern) match(value string, b *bindings) bool {
 	if p.re != nil {
 		return p.re.MatchString(value)
 	}
+	return p.eachSource(b, func(src string) bool {
+		re, err := regexp.Compile(src)
+		return err == nil && re.MatchString(value)
+	})
+}
+
+// eachSource calls f with the regexp source of p under b, once for every
+// combination of the user's values of its ${labels:X}, until f returns
+// true, and reports whether it did. A placeholder without a value (a label
+// the user lacks, a capture group whose regexp did not match) means no
+// source at all: false without calling f.
+func (p *pattern) eachSource(b *bindings, f func(src string) bool) bool {
 	for _, pc := range p.pieces {
 		if pc.hole && pc.ph.kind != phLabel {
 			if _, ok := b.value(pc.ph); !ok {
@@ -156,7 +175,7 @@ func (p *pattern) match(value string, b *bindings) bool {
 		return v
 	}
 	for {
-		if re, err := regexp.Compile(p.source(fill)); err == nil && re.MatchString(value) {
+		if f(p.source(fill)) {
 			return true
 		}
 		// Advance pick like an odometer over the label value lists.

@@ -20,8 +20,26 @@ import (
 // small priority queue holding, for each directory seen, the candidate name
 // "x" and the pending subtree "x/", and always expands the smallest.
 func (s *Store) Catalog(ctx context.Context, last string, n int) (repos []string, more bool, err error) {
+	return s.CatalogFiltered(ctx, last, n, nil)
+}
+
+// CatalogFilter narrows a catalog listing to the names one reader may see.
+type CatalogFilter interface {
+	// Keep reports whether name is listed.
+	Keep(name string) bool
+	// MayKeepBelow reports whether a name starting with prefix (which ends
+	// in "/") may be kept; false skips that whole directory. It may err
+	// towards true, never towards false.
+	MayKeepBelow(prefix string) bool
+}
+
+// CatalogFiltered is Catalog listing only the names f keeps (nil keeps
+// every name). Pages stay full and more stays exact: refused names are
+// skipped before they count. f is asked before the store, so a refused
+// name costs no storage request and a refused directory is never read.
+func (s *Store) CatalogFiltered(ctx context.Context, last string, n int, f CatalogFilter) (repos []string, more bool, err error) {
 	repos = []string{}
-	q := &catalogQueue{}
+	q := &catalogQueue{filter: f}
 	if err := s.pushChildren(ctx, q, "", last); err != nil {
 		return nil, false, err
 	}
@@ -81,12 +99,13 @@ func (s *Store) pushChildren(ctx context.Context, q *catalogQueue, parent, last 
 		if len(name) > reference.MaxRepositoryLength {
 			continue
 		}
-		if name > last {
+		if name > last && (q.filter == nil || q.filter.Keep(name)) {
 			heap.Push(q, catalogItem{name: name})
 		}
 		// Every name below is "name/..."; the whole subtree is at or before
 		// last unless last lies inside it or before it.
-		if prefix := name + "/"; prefix > last || strings.HasPrefix(last, prefix) {
+		prefix := name + "/"
+		if (prefix > last || strings.HasPrefix(last, prefix)) && (q.filter == nil || q.filter.MayKeepBelow(prefix)) {
 			if fi, err := s.d.Stat(ctx, e); err == nil && fi.IsDir {
 				heap.Push(q, catalogItem{name: name, subtree: true})
 			}
@@ -109,15 +128,19 @@ func (it catalogItem) key() string {
 	return it.name
 }
 
-type catalogQueue []catalogItem
+// catalogQueue is the walk's priority queue, with the filter deciding
+// which subtrees are worth queueing.
+type catalogQueue struct {
+	items  []catalogItem
+	filter CatalogFilter
+}
 
-func (q catalogQueue) Len() int           { return len(q) }
-func (q catalogQueue) Less(i, j int) bool { return q[i].key() < q[j].key() }
-func (q catalogQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *catalogQueue) Push(x any)        { *q = append(*q, x.(catalogItem)) }
+func (q *catalogQueue) Len() int           { return len(q.items) }
+func (q *catalogQueue) Less(i, j int) bool { return q.items[i].key() < q.items[j].key() }
+func (q *catalogQueue) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *catalogQueue) Push(x any)         { q.items = append(q.items, x.(catalogItem)) }
 func (q *catalogQueue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
+	it := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
 	return it
 }

@@ -36,6 +36,11 @@ func (r ResourceActions) MarshalJSON() ([]byte, error) {
 type Claims struct {
 	jwt.RegisteredClaims                   // iss, sub, aud, exp, nbf, iat, jti
 	Access               []ResourceActions `json:"access"` // never null in JSON ([] for docker login)
+	// Pull, when present, is the bearer's narrowed pull rules (PullClaim):
+	// the registry lists in its catalog only the names they grant. nil
+	// (absent) for tokens of other token servers; an empty list grants
+	// nothing.
+	Pull *[]PullRule `json:"wharf_pull,omitempty"`
 }
 
 // MarshalJSON writes Access as [] rather than null: a "docker login" token
@@ -60,6 +65,10 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	}{plain: plain(c), Subject: c.Subject}
 	if p.Access == nil {
 		p.Access = []ResourceActions{}
+	}
+	if p.Pull != nil && *p.Pull == nil {
+		// null would read as "no claim": a list, even empty, denies.
+		p.Pull = &[]PullRule{}
 	}
 	switch len(c.Audience) {
 	case 0:
@@ -103,6 +112,7 @@ func (c *Claims) clone() *Claims {
 	if c.Access == nil {
 		out.Access = nil
 	}
+	out.Pull = clonePull(c.Pull)
 	return &out
 }
 

@@ -25,10 +25,23 @@ const (
 	authRequired   = "unauthorized: authentication required"
 )
 
-// TestJourney is issue 4's journey, in order; each step relies on the ones
-// before it, so the first failure stops the journey.
+// TestJourney is issue 4's journey, once with each compose implementation
+// installed (docker-compose 1.29 and `docker compose` v2 read the same
+// file).
 func TestJourney(t *testing.T) {
-	s := newStack(t)
+	composes, err := composeCommands()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, compose := range composes {
+		t.Run(strings.Join(compose, " "), func(t *testing.T) { runJourney(t, compose) })
+	}
+}
+
+// runJourney runs the steps in order; each relies on the ones before it,
+// so the first failure stops the journey.
+func runJourney(t *testing.T, compose []string) {
+	s := newStack(t, compose)
 	j := &journey{stack: s, hello: s.ref("apps/hello:1"), private: s.ref("private/hello:1")}
 	t.Cleanup(func() {
 		// The images the journey put in the local docker image store.

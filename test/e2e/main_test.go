@@ -1,7 +1,7 @@
 //go:build e2e
 
 // Package e2e runs the user's journey of issue 4 against the real Docker
-// engine: `docker-compose up` of the auth server and the registry with TLS,
+// engine: `docker-compose up` (and `docker compose up`) of the auth server and the registry with TLS,
 // docker login, push, pull and run, per-account pull-only rights, curl with
 // Bearer tokens, a multi-arch index, restarts that keep the data, and an
 // ACL edit that takes effect without restarting anything.
@@ -59,7 +59,7 @@ func preflight() error {
 	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
 		return fmt.Errorf("no Docker engine reachable: %s", strings.TrimSpace(string(out)))
 	}
-	if _, err := composeCommand(); err != nil {
+	if _, err := composeCommands(); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
@@ -78,18 +78,48 @@ func preflight() error {
 	return nil
 }
 
-// composeCommand returns the argv prefix of the compose implementation:
-// docker-compose (1.29, as in Debian) when installed, else `docker compose`.
-// WHARF_E2E_COMPOSE overrides it (e.g. "docker compose").
-func composeCommand() ([]string, error) {
+// composeCommands returns the argv prefix of each compose implementation
+// the journey runs with, whichever are installed: docker-compose (1.29, as
+// in Debian) and the `docker compose` v2 plugin (scripts/compose-v2.sh).
+// WHARF_E2E_COMPOSE names a single one instead (e.g. "docker compose").
+func composeCommands() ([][]string, error) {
 	if c := os.Getenv("WHARF_E2E_COMPOSE"); c != "" {
-		return strings.Fields(c), nil
+		return [][]string{strings.Fields(c)}, nil
 	}
+	var found [][]string
 	if _, err := exec.LookPath("docker-compose"); err == nil {
-		return []string{"docker-compose"}, nil
+		found = append(found, []string{"docker-compose"})
+	}
+	switch plugin, err := composePlugin(); {
+	case err != nil:
+		return nil, err
+	case plugin:
+		found = append(found, []string{"docker", "compose"})
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("neither docker-compose nor the docker compose plugin is installed (scripts/compose-v2.sh install builds the plugin)")
+	}
+	return found, nil
+}
+
+// composePlugin reports whether `docker compose` works under the journey's
+// own DOCKER_CONFIG (a fresh folder, see newStack), which hides
+// ~/.docker/cli-plugins: a plugin only there is an error, not a silent
+// reason to test one implementation fewer.
+func composePlugin() (bool, error) {
+	dir, err := os.MkdirTemp("", "wharf-e2e-docker-config-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(dir)
+	hidden := exec.Command("docker", "compose", "version")
+	hidden.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)
+	if hidden.Run() == nil {
+		return true, nil
 	}
 	if exec.Command("docker", "compose", "version").Run() == nil {
-		return []string{"docker", "compose"}, nil
+		return false, fmt.Errorf("the docker compose plugin is only in your DOCKER_CONFIG, which the journey replaces: " +
+			"install it in /usr/local/lib/docker/cli-plugins (scripts/compose-v2.sh install)")
 	}
-	return nil, fmt.Errorf("neither docker-compose nor the docker compose plugin is installed")
+	return false, nil
 }

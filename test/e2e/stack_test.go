@@ -50,7 +50,7 @@ func (s *stack) ref(repoTag string) string { return s.registry() + "/" + repoTag
 // compose project and waits until both services are healthy. Everything it
 // creates is removed when the test ends (`down -v`); on failure the compose
 // logs are printed first.
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, compose []string) *stack {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "wharf-e2e-")
 	if err != nil {
@@ -59,10 +59,6 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	// The containers run as uid 65532 and must traverse into the bind mounts.
 	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	compose, err := composeCommand()
-	if err != nil {
 		t.Fatal(err)
 	}
 	s := &stack{
@@ -152,10 +148,12 @@ func (s *stack) down(t *testing.T) {
 	}
 }
 
-// containerID returns the id of a service's container ("" when none).
+// containerID returns the id of a service's container ("" when none),
+// stopped or running: `docker compose` v2 lists only running ones without
+// -a (docker-compose 1.29 lists both, and takes -a too).
 func (s *stack) containerID(t *testing.T, svc string) string {
 	t.Helper()
-	return strings.TrimSpace(s.sh.mustQuiet(t, s.composeArgs("ps", "-q", svc)...))
+	return strings.TrimSpace(s.sh.mustQuiet(t, s.composeArgs("ps", "-a", "-q", svc)...))
 }
 
 // waitHealthy waits until both containers report healthy (their compose

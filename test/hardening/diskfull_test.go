@@ -2,10 +2,12 @@ package hardening
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,7 +78,10 @@ func TestFullDiskFailsPushesCleanlyAndKeepsServingReads(t *testing.T) {
 		resp, body := do(t, p.URL, request{method: "PATCH", path: session, body: big})
 		wantFull(t, "PATCH", resp, body)
 	})
-	// The session keeps what fitted, for a resume: the disk stays full.
+	// A chunk that did not fit is discarded whole (nothing half-written is
+	// kept), which frees its space again: fill what is left, outside the
+	// registry's tree, so the disk stays full for the manifest.
+	filler := fillDisk(t, root)
 	t.Run("a manifest", func(t *testing.T) {
 		other := append(small[:len(small)-1:len(small)-1], []byte(`,"annotations":{"x":"y"}}`)...)
 		resp, body := do(t, p.URL, request{method: "PUT", path: "/v2/" + repo + "/manifests/other", body: other,
@@ -109,8 +114,11 @@ func TestFullDiskFailsPushesCleanlyAndKeepsServingReads(t *testing.T) {
 	})
 
 	t.Run("pushes work again once space is freed", func(t *testing.T) {
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
 		if resp, body := do(t, p.URL, request{method: "DELETE", path: session}); resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("cancel the session holding the space: %d %s", resp.StatusCode, body)
+			t.Fatalf("cancel the session: %d %s", resp.StatusCode, body)
 		}
 		pushBlobTo(t, p.URL, repo, big[:1<<20])
 		pushManifestTo(t, p.URL, repo, "again", small)
@@ -129,4 +137,25 @@ func TestFullDiskFailsPushesCleanlyAndKeepsServingReads(t *testing.T) {
 	})
 	fsck(t, p)
 	checkBlobFiles(t, root)
+}
+
+// fillDisk writes a file in dir until the file system is full and returns
+// its path.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling %s: %v", dir, err)
+			}
+			return path
+		}
+	}
 }

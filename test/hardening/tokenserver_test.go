@@ -195,9 +195,8 @@ func TestUnknownUsersAndWrongPasswordsAreIndistinguishable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every user at cost 10, as `auth hash` makes them. (With mixed costs
-	// each unknown name takes one of the users' costs: see authserver's
-	// dummyFor.)
+	// Every user at cost 10, as `auth hash` makes them. (Mixed costs:
+	// TestEveryFailedLoginCostsTheCostliestCheck.)
 	cfg := scopeConfig[:strings.Index(scopeConfig, "users:\n")] + "users:\n\talice: {password: \"" + string(hash) + "\"}\n" +
 		"\tbob: {password: \"" + string(hash) + "\"}\nacl:\n\t- match: {account: alice}\n\t  actions: [pull]\n" +
 		"throttle: {max_failures: 0}\n"

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/tls"
 	"net"
 	"os"
 	"path/filepath"
@@ -40,48 +41,7 @@ func TestSeed002TokenDeploymentWorksUnchanged(t *testing.T) {
 	}
 	checkSeedHashes(t, seedConfig)
 
-	ssl := t.TempDir()
-	key := newKey(t, rsa2048)
-	cert := selfSigned(t, key, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
-	testkit.WriteFile(t, ssl, "server.pem", certPEM(cert))
-	testkit.WriteFile(t, ssl, "server.key", keyPEM(t, key, true))
-	roots := clientTLS(cert)
-
-	configDir := t.TempDir()
-	auth := start(t, server{
-		name: "auth (seed 002 §7.4)",
-		bin:  authBin,
-		args: func(port int) []string {
-			cfg := replaceExactlyOnce(t, string(seedConfig),
-				`":5001"`, `"127.0.0.1:`+strconv.Itoa(port)+`"`,
-				`"/ssl/server.pem"`, strconv.Quote(filepath.Join(ssl, "server.pem")),
-				`"/ssl/server.key"`, strconv.Quote(filepath.Join(ssl, "server.key")))
-			// The compose file's `command: /config/auth_config.yml`.
-			return []string{testkit.WriteFile(t, configDir, "auth_config.yml", []byte(cfg))}
-		},
-		env: noEnv,
-		tls: roots,
-	})
-
-	environment := seedComposeEnvironment(t, "testdata/seed002_registry-auth.yml", "registry")
-	data := t.TempDir()
-	reg := start(t, server{
-		name: "registry (seed 002 §7.5)",
-		bin:  registryBin,
-		args: func(int) []string { return nil },
-		env: func(port int) []string {
-			env := substituteEnv(environment,
-				"=/var/lib/registry", "="+data,
-				"https://192.168.211.15:5001/auth", auth.URL("https")+"/auth",
-				"=/ssl/", "="+ssl+"/")
-			// The container listened on its default :5000; here the
-			// address is the only addition.
-			return append(env, "REGISTRY_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
-		},
-		tls: roots,
-	})
-
-	host := reg.Host()
+	host, roots := startSeed002(t, seedConfig)
 	adminClient := newClient(t, seedAdmin, roots)
 	readerClient := newClient(t, seedReader, roots)
 	nginx := ref(t, host+"/nginx:latest")
@@ -125,6 +85,72 @@ func TestSeed002TokenDeploymentWorksUnchanged(t *testing.T) {
 		_, err := remote.Image(nginx, newClient(t, account{}, roots).opts...)
 		wantHTTPError(t, "anonymous pull of nginx", err, 401, transport.UnauthorizedErrorCode)
 	})
+}
+
+// startSeed002 starts seed 002 §7's auth server, reading seedConfig (the
+// §7.4 auth_config.yml) in the compose file's way, and its registry, and
+// returns the registry's host:port and the TLS configuration that trusts
+// both.
+func startSeed002(t *testing.T, seedConfig []byte) (string, *tls.Config) {
+	t.Helper()
+	s := startSeed002Stack(t, seedConfig)
+	return s.host, s.roots
+}
+
+// seed002Stack is a running seed 002 deployment.
+type seed002Stack struct {
+	host    string      // the registry's host:port
+	roots   *tls.Config // trusts both servers
+	realm   string      // the auth server's token endpoint
+	cert    string      // server.pem: TLS, token signing and rootcertbundle
+	storage string      // the registry's storage root
+}
+
+func startSeed002Stack(t *testing.T, seedConfig []byte) seed002Stack {
+	t.Helper()
+	ssl := t.TempDir()
+	key := newKey(t, rsa2048)
+	cert := selfSigned(t, key, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
+	testkit.WriteFile(t, ssl, "server.pem", certPEM(cert))
+	testkit.WriteFile(t, ssl, "server.key", keyPEM(t, key, true))
+	roots := clientTLS(cert)
+
+	configDir := t.TempDir()
+	auth := start(t, server{
+		name: "auth (seed 002 §7.4)",
+		bin:  authBin,
+		args: func(port int) []string {
+			cfg := replaceExactlyOnce(t, string(seedConfig),
+				`":5001"`, `"127.0.0.1:`+strconv.Itoa(port)+`"`,
+				`"/ssl/server.pem"`, strconv.Quote(filepath.Join(ssl, "server.pem")),
+				`"/ssl/server.key"`, strconv.Quote(filepath.Join(ssl, "server.key")))
+			// The compose file's `command: /config/auth_config.yml`.
+			return []string{testkit.WriteFile(t, configDir, "auth_config.yml", []byte(cfg))}
+		},
+		env: noEnv,
+		tls: roots,
+	})
+
+	environment := seedComposeEnvironment(t, "testdata/seed002_registry-auth.yml", "registry")
+	data := t.TempDir()
+	reg := start(t, server{
+		name: "registry (seed 002 §7.5)",
+		bin:  registryBin,
+		args: func(int) []string { return nil },
+		env: func(port int) []string {
+			env := substituteEnv(environment,
+				"=/var/lib/registry", "="+data,
+				"https://192.168.211.15:5001/auth", auth.URL("https")+"/auth",
+				"=/ssl/", "="+ssl+"/")
+			// The container listened on its default :5000; here the
+			// address is the only addition.
+			return append(env, "REGISTRY_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
+		},
+		tls: roots,
+	})
+
+	return seed002Stack{host: reg.Host(), roots: roots, realm: auth.URL("https") + "/auth",
+		cert: filepath.Join(ssl, "server.pem"), storage: data}
 }
 
 // checkSeedHashes proves the seed's password hashes are the real output of

@@ -16,6 +16,9 @@ type tokenCase struct {
 	scopes []string
 	grant  map[resource][]string
 	oauth2 bool // asked for with the OAuth2 POST form (containerd, buildkit), not GET
+	// pull is the wharf_pull claim the token must carry (pull.go), as
+	// JSON; "" when it must carry none. Stock verifiers ignore it.
+	pull string
 }
 
 // resource is a type and name, as the stock access sets key them.
@@ -37,7 +40,12 @@ var tokenCases = []tokenCase{
 	{name: "reader-empty", user: "reader", scopes: []string{"repository:private/x:pull"}},
 	{name: "anonymous", user: "", scopes: []string{"repository:app:pull"}},
 	{name: "admin-catalog", user: "admin", scopes: []string{"registry:catalog:*"},
-		grant: map[resource][]string{catalog: anything}},
+		grant: map[resource][]string{catalog: anything}, pull: `[{"actions":["pull"]}]`},
+	// The filtered catalog's token for an account the ACL grants nothing
+	// on the catalog: the claim lets our registry list what it may pull;
+	// a stock registry, which ignores the claim, still refuses it.
+	{name: "reader-catalog", user: "reader", scopes: []string{"registry:catalog:*"},
+		pull: `[{"name":"app","actions":["pull"]}]`},
 	{name: "admin-two-scopes", user: "admin", scopes: []string{"repository:app:pull", "repository:private/x:delete"},
 		grant: map[resource][]string{app: {"pull"}, private: {"delete"}}},
 	{name: "reader-oauth2-post", user: "reader", scopes: []string{"repository:app:pull,push"}, oauth2: true,

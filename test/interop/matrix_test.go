@@ -77,6 +77,7 @@ func TestStockVerifiersOnOurTokens(t *testing.T) {
 					for _, tc := range tokenCases {
 						raw := issueToken(t, auth, tc)
 						auditTypes(t, raw)
+						checkPullClaim(t, raw, tc)
 						for _, vs := range verifierSetups {
 							combos++
 							ok, reason := expectation(vs, s)

@@ -28,6 +28,11 @@ const (
 	ReaderHash = "$2y$05$QLtmKINhomZ2iDdWqfXEW.MRGjeY7mJJIyjFgfywhGfy2lOk6gFQO" // readerpassword
 )
 
+// SlowHash is "slow" at bcrypt cost 11: a tenth of a second to check (10
+// times that with -race), for tests that need a login to hold a bcrypt
+// slot while they queue another; made once rather than in every run.
+const SlowHash = "$2a$11$/UK9rCtEtTtXHQBb0hybieXnUUKJ1/mwjhix7dayvfHvGf1pGHiVa"
+
 // KeyPair is a private key and its self-signed certificate on disk.
 type KeyPair struct {
 	Key, Cert string // paths

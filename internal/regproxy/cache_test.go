@@ -1,0 +1,155 @@
+package regproxy_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/internal/regconfig"
+	"github.com/wharf-registry/wharf/internal/regproxy"
+	"github.com/wharf-registry/wharf/pkg/storage"
+)
+
+// TTL expiry: a tag not confirmed for a whole TTL is deleted, and garbage
+// collection (deleteuntagged) then removes what it held.
+func TestExpiredTagsLeaveTheCacheAtGarbageCollection(t *testing.T) {
+	h, host := upstreamRegistry(t)
+	pushRandom(t, host, "app:1")
+	up := httptest.NewServer(h)
+	t.Cleanup(up.Close)
+	p, store := newCache(t, up.URL, "", "", time.Hour)
+	ctx := context.Background()
+	if _, err := p.Manifest(ctx, "up/app", "1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p.SetClock(func() time.Time { return start.Add(30 * time.Minute) })
+	if n, err := p.Expire(ctx); err != nil || n != 0 {
+		t.Fatalf("within the TTL: expired %d (%v), want 0", n, err)
+	}
+	p.SetClock(func() time.Time { return start.Add(2 * time.Hour) })
+	if n, err := p.Expire(ctx); err != nil || n != 1 {
+		t.Fatalf("past the TTL: expired %d (%v), want 1", n, err)
+	}
+	if _, err := store.GetManifest(ctx, "up/app", "1"); !errors.Is(err, storage.ErrManifestUnknown) {
+		t.Errorf("expired tag still resolves: %v", err)
+	}
+	res, err := store.GarbageCollect(ctx, storage.GCOptions{DeleteUntagged: true, GracePeriod: -1})
+	if err != nil || res.ManifestsDeleted != 1 {
+		t.Errorf("gc after expiry: %+v, %v; want the manifest deleted", res, err)
+	}
+}
+
+// A blob whose bytes do not match its digest is never cached, and the
+// client that was streamed those bytes sees its response broken off.
+func TestBlobNotMatchingItsDigestIsNeverCached(t *testing.T) {
+	good := strings.Repeat("the right bytes ", 4096)
+	sum := sha256.Sum256([]byte(good))
+	d := digest.Digest("sha256:" + hex.EncodeToString(sum[:]))
+	bad := strings.Repeat("the wrong bytes ", 4096)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "65536")
+		_, _ = io.WriteString(w, bad)
+	}))
+	t.Cleanup(up.Close)
+
+	ttl := regconfig.D(time.Hour)
+	_, store, cache := newRegistry(t, func(cfg *regconfig.Config) {
+		cfg.Proxies = []regconfig.ProxyEntry{{Prefix: "up", Proxy: regconfig.Proxy{RemoteURL: up.URL, TTL: &ttl}}}
+	})
+
+	resp, err := http.Get("http://" + cache + "/v2/up/app/blobs/" + d.String())
+	if err == nil {
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && string(body) == bad {
+			t.Error("the client got the whole wrong body as a complete response")
+		}
+	}
+	if _, err := store.StatBlob(context.Background(), "up/app", d); !errors.Is(err, storage.ErrBlobUnknown) {
+		t.Errorf("a blob with the wrong content is cached: %v", err)
+	}
+}
+
+// An upstream that stops sending in the middle of a blob ends the fetch
+// once it has been idle too long: the client's response is broken off and
+// nothing is cached.
+func TestStalledBlobFetchIsAbandoned(t *testing.T) {
+	d := digest.FromString("never sent in full")
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = io.WriteString(w, "half")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(up.Close)
+	t.Cleanup(func() { close(release) })
+	p, store := newCache(t, up.URL, "", "", time.Hour)
+	p.SetBlobIdleTimeout(200 * time.Millisecond)
+
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		req := httptest.NewRequest(http.MethodGet, "/v2/up/app/blobs/"+d.String(), nil)
+		_, err := p.ServeBlob(httptest.NewRecorder(), req, "up/app", d)
+		t.Errorf("ServeBlob returned (%v) instead of breaking the response", err)
+	}()
+	select {
+	case got := <-done:
+		if got != http.ErrAbortHandler {
+			t.Errorf("ServeBlob panicked with %v, want http.ErrAbortHandler", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the fetch still waits for an upstream that stopped sending")
+	}
+	if _, err := store.StatBlob(context.Background(), "up/app", d); !errors.Is(err, storage.ErrBlobUnknown) {
+		t.Errorf("a partial blob is cached: %v", err)
+	}
+}
+
+// A tag deleted upstream is still served until its TTL has passed; then
+// the HEAD's 404 is the answer and the cached tag goes.
+func TestTagDeletedUpstreamGoesAfterItsTTL(t *testing.T) {
+	h, host := upstreamRegistry(t)
+	pushRandom(t, host, "app:1")
+	var gone atomic.Bool
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() && strings.Contains(r.URL.Path, "/manifests/") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+	p, store := newCache(t, up.URL, "", "", time.Hour)
+	ctx := context.Background()
+	if _, err := p.Manifest(ctx, "up/app", "1"); err != nil {
+		t.Fatal(err)
+	}
+	gone.Store(true)
+	start := time.Now()
+	p.SetClock(func() time.Time { return start.Add(59 * time.Minute) })
+	if _, err := p.Manifest(ctx, "up/app", "1"); err != nil {
+		t.Fatalf("within the TTL: %v, want the cached tag", err)
+	}
+	p.SetClock(func() time.Time { return start.Add(61 * time.Minute) })
+	_, err := p.Manifest(ctx, "up/app", "1")
+	wantError(t, err, http.StatusNotFound, regproxy.CodeManifestUnknown, up.URL)
+	if _, _, err := store.TagTime(ctx, "up/app", "1"); !errors.Is(err, storage.ErrManifestUnknown) {
+		t.Errorf("the tag the upstream deleted is still cached: %v", err)
+	}
+}
