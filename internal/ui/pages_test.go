@@ -96,7 +96,12 @@ func TestDeletingNeedsTheGrantTheCSRFTokenAndAPost(t *testing.T) {
 	if wrongCSRF == adminCSRF {
 		wrongCSRF = "y" + adminCSRF[1:]
 	}
-	_, readerPage := readerB.get("/repository?name=nginx")
+	// The filtered catalog: reader may pull nginx only.
+	_, readerPage := readerB.get("/")
+	if got := strings.Join(rowOrder(readerPage, "data-repo"), " "); got != "nginx" {
+		t.Errorf("reader's repositories %q, want nginx only", got)
+	}
+	_, readerPage = readerB.get("/repository?name=nginx")
 	readerCSRF := csrfOf(t, readerPage) // the logout form's
 	if strings.Contains(readerPage, "Delete") {
 		t.Error("the reader, granted pull only, is offered a delete button")
