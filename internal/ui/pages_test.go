@@ -229,3 +229,22 @@ func TestHtpasswdLoginBrowsesAndDeletes(t *testing.T) {
 		t.Error("centos:7 is still there")
 	}
 }
+
+// An ACL rule granting [] on the catalog still refuses it: the UI says so
+// and offers to open a repository by name.
+func TestARefusedCatalogIsSaidAndRepositoriesOpenByName(t *testing.T) {
+	s := newStack(t, stackOptions{authYAML: func(y string) string {
+		return strings.Replace(y, "acl:", "acl:\n  - match: {account: \"reader\", type: \"registry\", name: \"catalog\"}\n    actions: []", 1)
+	}})
+	pushImages(t, s.host)
+	b := s.browser(t)
+	b.login(reader)
+	resp, page := b.get("/")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="catalog-denied"`) || len(rowOrder(page, "data-repo")) != 0 {
+		t.Fatalf("refused catalog: status %d\n%s", resp.StatusCode, page)
+	}
+	wantIn(t, "refused catalog", page, `action="/ui/repository"`, `name="name"`)
+	if resp, page := b.get("/repository?name=nginx"); resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-tag="latest"`) {
+		t.Errorf("nginx by name: status %d\n%s", resp.StatusCode, page)
+	}
+}
