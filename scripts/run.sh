@@ -58,6 +58,7 @@ cat <<'BANNER'
 ==========================================================================
  wharf is running. Ctrl-C stops both servers.
    registry  http://localhost:5000   storage ./data   (configs/dev/registry.yml)
+   web UI    http://localhost:5000/ui/   (log in as below)
    auth      http://localhost:5001   realm /auth       (configs/dev/auth.yml)
 
  !!! DEV PASSWORDS - WELL-KNOWN, PRINTED HERE, FOR THIS MACHINE ONLY !!!

@@ -29,6 +29,9 @@ type Config struct {
 	Compatibility Compatibility `yaml:"compatibility"`
 	Proxy         *Proxy        `yaml:"proxy"`   // registry:2's pull-through cache (proxy.go)
 	Proxies       []ProxyEntry  `yaml:"proxies"` // several upstreams, each on a prefix (proxy.go)
+	// UI is our addition: the web UI under /ui/ (internal/ui), off unless
+	// ui.enabled is true (REGISTRY_UI_ENABLED=true).
+	UI Toggle `yaml:"ui"`
 
 	// Warnings are things accepted but worth a line in the log: settings
 	// that have no effect here and REGISTRY_* variables ignored (Kubernetes

@@ -29,6 +29,7 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
 	"github.com/wharf-registry/wharf/internal/regproxy"
+	"github.com/wharf-registry/wharf/internal/ui"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
@@ -93,18 +94,28 @@ func newServer(cfg *regconfig.Config, store *storage.Store, logger *slog.Logger,
 	if cfg.HTTP.Host != "" && !cfg.HTTP.RelativeURLs {
 		s.base = strings.TrimSuffix(cfg.HTTP.Host, "/")
 	}
-	s.handler = s.routes()
+	var webUI http.Handler
+	if cfg.UI.Enabled {
+		// The UI calls the API through s.handler, set just below.
+		api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) })
+		if webUI, err = ui.New(cfg, api, s.prefix+"/ui", logger); err != nil {
+			return nil, err
+		}
+	}
+	s.handler = s.routes(webUI)
 	return s, nil
 }
 
 // Handler returns the HTTP handler for the whole server: the API under
-// /v2/ (below http.prefix if set), /healthz and /metrics.
+// /v2/ (below http.prefix if set), /healthz, /metrics, and the web UI
+// under /ui/ when ui.enabled is set.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Metrics returns the server's own Prometheus registry.
 func (s *Server) Metrics() *prometheus.Registry { return s.metrics.reg }
 
-func (s *Server) routes() http.Handler {
+// routes builds the router; webUI, when not nil, is served under /ui/.
+func (s *Server) routes(webUI http.Handler) http.Handler {
 	mux := chi.NewRouter()
 	mux.Use(s.observe, s.preflight)
 	mux.Get("/healthz", s.healthz)
@@ -118,6 +129,10 @@ func (s *Server) routes() http.Handler {
 		mux.Route(s.prefix, api)
 	} else {
 		api(mux)
+	}
+	if webUI != nil {
+		mux.Handle(s.prefix+"/ui/*", webUI)
+		mux.Get(s.prefix+"/ui", http.RedirectHandler(s.prefix+"/ui/", http.StatusMovedPermanently).ServeHTTP)
 	}
 	mux.NotFound(func(w http.ResponseWriter, r *http.Request) { s.render(w, r, noRoute()) })
 	mux.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
