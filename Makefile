@@ -42,6 +42,7 @@ INTEROP := test/interop
 test: stock ## go vet, gofmt check, then every Go-only test (with -race when a C compiler exists)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	$(GO) vet -tags systools $(SYSTOOLS_PKGS)
 	cd $(INTEROP) && $(GO) vet ./...
 	$(GOFMT_CHECK)
 ifeq ($(RACE),)
@@ -49,6 +50,14 @@ ifeq ($(RACE),)
 endif
 	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -count=1 -timeout 30m ./...
 	cd $(INTEROP) && CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -count=1 -timeout 10m ./...
+
+# Packages with tests (build tag systools) that drive programs from Debian
+# packages rather than Go alone: OpenLDAP's slapd, Chromium, Apache's htpasswd.
+SYSTOOLS_PKGS := ./cmd/auth/ ./cmd/htpasswd/ ./internal/authserver/ ./internal/ui/
+
+.PHONY: test-tools
+test-tools: ## The tests that need Debian's slapd, chromium and apache2-utils (fail without them; .ci/run installs them)
+	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -tags systools -count=1 -timeout 20m $(SYSTOOLS_PKGS)
 
 # Fuzz targets (package and name) that `make hardening` runs for FUZZTIME each.
 FUZZ_TARGETS := ./pkg/token:FuzzParseScope ./pkg/token:FuzzVerify ./pkg/acl:FuzzMatchPattern \
@@ -95,6 +104,7 @@ lint: ## gofmt -l and go vet (also the e2e files and test/interop)
 	$(GOFMT_CHECK)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	$(GO) vet -tags systools $(SYSTOOLS_PKGS)
 	cd $(INTEROP) && $(GO) vet ./...
 
 clean: ## Remove bin/ (keeps ./data and ./.dev, which hold your dev registry and keys)

@@ -1,3 +1,5 @@
+//go:build systools
+
 package main
 
 import (

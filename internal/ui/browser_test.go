@@ -1,3 +1,5 @@
+//go:build systools
+
 package ui_test
 
 import (
