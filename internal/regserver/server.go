@@ -121,6 +121,10 @@ func (s *Server) routes(webUI http.Handler) http.Handler {
 	mux.Get("/healthz", s.healthz)
 	mux.Head("/healthz", s.healthz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// registry:2 and registry:3 answer their root with an empty 200, and
+	// health probes written for them ask it.
+	mux.Get(s.prefix+"/", root)
+	mux.Head(s.prefix+"/", root)
 	api := func(r chi.Router) {
 		r.HandleFunc("/v2", s.serveAPI)
 		r.HandleFunc("/v2/*", s.serveAPI)
@@ -261,4 +265,10 @@ func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 // relative, or absolute when http.host is set.
 func (s *Server) url(path string) string {
 	return s.base + s.prefix + path
+}
+
+// root answers the registry's root with an empty 200, as registry:2 does.
+func root(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }

@@ -44,6 +44,8 @@ func TestRefusalsAsStockRegistry(t *testing.T) {
 		{"a token that is no JWT", http.MethodGet, "/v2/app/tags/list", "garbage"},
 		{"unknown tag", http.MethodGet, "/v2/app/manifests/nosuchtag", "reader"},
 		{"unknown blob", http.MethodGet, "/v2/app/blobs/sha256:" + strings.Repeat("0", 64), "reader"},
+		{"the root, where registry:2's health probes look", http.MethodGet, "/", ""},
+		{"the root by HEAD", http.MethodHead, "/", ""},
 	}
 	tr := trust{rsa: true, kid: "libtrust", x5c: true}
 	arts := content(t)[:1] // app:1.0 and app:latest
