@@ -27,10 +27,11 @@ import (
 // helloOutput is what testdata/hello prints when built for linux/arch.
 func helloOutput(arch string) string { return "hello from wharf e2e (linux/" + arch + ")\n" }
 
-// buildHello compiles testdata/hello as a static linux binary for arch.
-func (s *stack) buildHello(t *testing.T, arch string) string {
+// buildHello compiles testdata/hello as a static linux binary for arch
+// into dir.
+func buildHello(t *testing.T, dir, arch string) string {
 	t.Helper()
-	out := filepath.Join(s.dir, "hello-"+arch)
+	out := filepath.Join(dir, "hello-"+arch)
 	rn := runner{dir: repoRoot + "/test/e2e", env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch}}
 	rn.must(t, "", "go", "build", "-trimpath", "-o", out, "./testdata/hello")
 	return out
@@ -42,7 +43,7 @@ func (s *stack) buildHello(t *testing.T, arch string) string {
 func (s *stack) dockerBuildHello(t *testing.T, refs ...string) {
 	t.Helper()
 	ctx := filepath.Join(s.dir, "hello-context")
-	bin, err := os.ReadFile(s.buildHello(t, runtime.GOARCH))
+	bin, err := os.ReadFile(buildHello(t, s.dir, runtime.GOARCH))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +56,11 @@ func (s *stack) dockerBuildHello(t *testing.T, refs ...string) {
 	s.sh.must(t, "", append(argv, ctx)...)
 }
 
-// helloImage is an OCI image whose single layer holds /hello for arch.
-func (s *stack) helloImage(t *testing.T, arch string) v1.Image {
+// helloImage is an OCI image whose single layer holds /hello for arch,
+// built in dir.
+func helloImage(t *testing.T, dir, arch string) v1.Image {
 	t.Helper()
-	bin, err := os.ReadFile(s.buildHello(t, arch))
+	bin, err := os.ReadFile(buildHello(t, dir, arch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func (s *stack) pushMultiArch(t *testing.T, repoTag, user, pass string) v1.Hash 
 	for _, p := range []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64", Variant: "v8"}} {
 		p := p
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{
-			Add:        s.helloImage(t, p.Architecture),
+			Add:        helloImage(t, s.dir, p.Architecture),
 			Descriptor: v1.Descriptor{Platform: &p},
 		})
 	}

@@ -4,7 +4,11 @@
 // engine: `docker-compose up` (and `docker compose up`) of the auth server and the registry with TLS,
 // docker login, push, pull and run, per-account pull-only rights, curl with
 // Bearer tokens, a multi-arch index, restarts that keep the data, and an
-// ACL edit that takes effect without restarting anything.
+// ACL edit that takes effect without restarting anything; and issue 14's
+// registry mirror: dockerd's `registry-mirrors` pointed at our registry in
+// proxy mode (mirror_test.go, which rewrites the daemon.json named by
+// WHARF_E2E_DAEMON_CONFIG: without it that test fails under CI=true and is
+// skipped elsewhere, so a developer's daemon is never changed unasked).
 //
 // Run it with `make e2e`, which builds bin/ and the wharf/*:dev images
 // first. It needs root (it writes /etc/docker/certs.d) and a Docker engine;

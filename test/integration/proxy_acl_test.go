@@ -66,10 +66,10 @@ func TestPullThroughCacheACLMatchesPrefixedNames(t *testing.T) {
 
 	c := newClient(t, reader, nil)
 	pullImage(t, c, cache.Host()+"/stock/open/app:1", open)
-	before := ups.stock.total()
+	before := ups.stock.Total()
 	_, err := remote.Image(ref(t, cache.Host()+"/stock/closed/app:1"), c.opts...)
 	wantHTTPError(t, "pull outside the ACL", err, http.StatusUnauthorized, transport.UnauthorizedErrorCode)
-	if n := ups.stock.total() - before; n != 0 {
+	if n := ups.stock.Total() - before; n != 0 {
 		t.Errorf("a pull the ACL refuses made %d upstream requests", n)
 	}
 }

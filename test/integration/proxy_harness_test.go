@@ -4,12 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,64 +16,6 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/testkit"
 )
-
-// countingUpstream is a reverse proxy in front of an upstream registry that
-// counts the registry requests it passes on ("GET manifests", "HEAD
-// blobs"...), so a test can tell what the cache asked the upstream.
-type countingUpstream struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	n   map[string]int
-}
-
-func newCountingUpstream(t *testing.T, target string) *countingUpstream {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &countingUpstream{n: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		kind := "other"
-		for _, k := range []string{"/manifests/", "/blobs/"} {
-			if strings.Contains(r.URL.Path, k) {
-				kind = strings.Trim(k, "/")
-			}
-		}
-		c.mu.Lock()
-		c.n[r.Method+" "+kind]++
-		c.mu.Unlock()
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(c.srv.Close)
-	return c
-}
-
-// URL is the address the cache is given as its upstream.
-func (c *countingUpstream) URL() string { return c.srv.URL }
-
-// counts returns a copy of the counts so far.
-func (c *countingUpstream) counts() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.n))
-	for k, v := range c.n {
-		out[k] = v
-	}
-	return out
-}
-
-// total is the number of manifest and blob requests so far.
-func (c *countingUpstream) total() int {
-	n := 0
-	for k, v := range c.counts() {
-		if !strings.HasSuffix(k, " other") {
-			n += v
-		}
-	}
-	return n
-}
 
 // startCache starts our registry as a pull-through cache with the given
 // config sections (proxy or proxies, auth) and environment.

@@ -23,7 +23,7 @@ import (
 
 // upstreams is the two upstreams of a test, behind their counters.
 type upstreams struct {
-	token, stock         *countingUpstream
+	token, stock         *testkit.CountingProxy
 	tokenHost, stockHost string // where the test pushes (not counted)
 	pusher               client // may push to the token upstream
 }
@@ -33,7 +33,7 @@ func startUpstreams(t *testing.T) upstreams {
 	stack := startTokenStack(t, p256, "libtrust")
 	stock := startStockRegistry(t, testkit.StockRegistryBinary(t, testkit.StockRegistryV3), t.TempDir())
 	return upstreams{
-		token: newCountingUpstream(t, stack.registry.URL("http")), stock: newCountingUpstream(t, stock.URL("http")),
+		token: testkit.NewCountingProxy(t, stack.registry.URL("http")), stock: testkit.NewCountingProxy(t, stock.URL("http")),
 		tokenHost: stack.registry.Host(), stockHost: stock.Host(),
 		pusher: newClient(t, admin, nil),
 	}
@@ -55,15 +55,15 @@ func TestPullThroughCacheServesSeveralUpstreams(t *testing.T) {
 	h := cache.Host()
 
 	for round := 1; round <= 2; round++ {
-		before := ups.token.total() + ups.stock.total()
+		before := ups.token.Total() + ups.stock.Total()
 		pullImage(t, anon, h+"/private/team/app:1.0", img)
 		pullIndex(t, anon, h+"/stock/multi:1", idx)
-		asked := ups.token.total() + ups.stock.total() - before
+		asked := ups.token.Total() + ups.stock.Total() - before
 		switch {
 		case round == 1 && asked == 0:
 			t.Fatal("first pull: the upstreams saw no request")
 		case round == 2 && asked != 0:
-			t.Errorf("second pull asked the upstreams %d times, want 0 (token: %v, stock: %v)", asked, ups.token.counts(), ups.stock.counts())
+			t.Errorf("second pull asked the upstreams %d times, want 0 (token: %v, stock: %v)", asked, ups.token.Counts(), ups.stock.Counts())
 		}
 	}
 	if hits := metric(t, cache, "registry_proxy_hits_total", `upstream="stock"`, `kind="blob"`); hits < 1 {
@@ -112,10 +112,10 @@ func TestPullThroughCacheRevalidatesTagsAfterTheirTTL(t *testing.T) {
 	if took := time.Since(cachedFrom); took > ttl/2 {
 		t.Fatalf("the pulls within the TTL took %v, too close to the TTL of %v to tell anything", took, ttl)
 	}
-	heads := ups.token.counts()["HEAD manifests"]
+	heads := ups.token.Counts()["HEAD manifests"]
 	time.Sleep(time.Until(cachedFrom.Add(ttl + 3*time.Second)))
 	pullImage(t, anon, tagRef, second)
-	if n := ups.token.counts()["HEAD manifests"]; n <= heads {
+	if n := ups.token.Counts()["HEAD manifests"]; n <= heads {
 		t.Errorf("upstream saw %d manifest HEADs after the TTL, %d before: want a revalidation", n, heads)
 	}
 }
@@ -134,7 +134,7 @@ func TestPullThroughCacheOutlivesItsUpstream(t *testing.T) {
 	pullImage(t, anon, h+"/stock/app:1", img)
 	d, _ := img.Digest()
 
-	ups.stock.srv.Close()
+	ups.stock.Close()
 	time.Sleep(5 * time.Second) // the tag's TTL of 2s has passed
 	pullImage(t, anon, h+"/stock/app:1", img)
 	pullImage(t, anon, fmt.Sprintf("%s/stock/app@%s", h, d), img)
@@ -206,8 +206,8 @@ func TestPullThroughCacheFetchesABlobOnceForConcurrentPulls(t *testing.T) {
 			t.Errorf("client %d: %v", i, err)
 		}
 	}
-	if n := ups.stock.counts()["GET blobs"]; n != 1 {
-		t.Errorf("upstream blob GETs = %d, want 1 (%v)", n, ups.stock.counts())
+	if n := ups.stock.Counts()["GET blobs"]; n != 1 {
+		t.Errorf("upstream blob GETs = %d, want 1 (%v)", n, ups.stock.Counts())
 	}
 	// Figures for the notes, not assertions: this machine is shared.
 	timed := func(url string) time.Duration {
@@ -264,7 +264,7 @@ func TestRegistry2MirrorRecipeWithLocalAuth(t *testing.T) {
 
 	_, err := remote.Image(ref(t, h+"/library/hello:latest"), anon.opts...)
 	wantHTTPError(t, "anonymous pull", err, http.StatusUnauthorized, transport.UnauthorizedErrorCode)
-	if n := ups.stock.total(); n != 0 {
+	if n := ups.stock.Total(); n != 0 {
 		t.Errorf("an unauthorized pull reached the upstream (%d requests)", n)
 	}
 	user := newClient(t, puller, nil)
