@@ -174,8 +174,11 @@ func TestSeed004CORSHeadersFromEnvironment(t *testing.T) {
 		"Access-Control-Allow-Origin":      {origin},
 		"Access-Control-Allow-Methods":     {"HEAD", "GET", "OPTIONS", "DELETE"},
 		"Access-Control-Allow-Credentials": {"true"},
-		"Access-Control-Expose-Headers":    {"Docker-Content-Digest"},
-		"X-Content-Type-Options":           {"nosniff"},
+		// The seed's line plus WWW-Authenticate, added whenever CORS is
+		// configured: without it a UI on another origin never sees the
+		// Bearer challenge.
+		"Access-Control-Expose-Headers": {"Docker-Content-Digest", "WWW-Authenticate"},
+		"X-Content-Type-Options":        {"nosniff"},
 	}
 	for _, tc := range []struct {
 		name       string
