@@ -23,14 +23,15 @@ import (
 // TestDockerAuthReplay, and so does a listed one that no longer occurs
 // (the list would be lying). The README's table is made from it.
 var intendedDifferences = map[string]string{
-	"body.expires_in":    "we send the token lifetime; without it clients assume 60 s and fetch a new token every minute",
-	"body.issued_at":     "we send when the token was issued (RFC 3339), which clients use with expires_in",
-	"body.refresh_token": "we issue refresh tokens for offline_token=true (docker login) and access_type=offline (OAuth2 POST); docker_auth has none",
-	"body.scope":         "the OAuth2 POST answer lists what was granted (RFC 6749 section 5.1)",
-	"jwt.header.x5c":     "the token carries its certificate chain, so registries with rootcertbundle verify it whatever kid form they index keys by",
-	"jwt.claims.nbf":     "nbf is iat; docker_auth puts it 10 s before iat (every verifier allows 60 s of skew anyway)",
-	"401.content-type":   "a failed login answers a JSON error body (application/json), not text/plain",
-	"401.body":           `the JSON error body is {"error","error_description","details"}, which containerd and the Docker CLI show; docker_auth sends "Auth failed."`,
+	"body.expires_in":       "we send the token lifetime; without it clients assume 60 s and fetch a new token every minute",
+	"body.issued_at":        "we send when the token was issued (RFC 3339), which clients use with expires_in",
+	"body.refresh_token":    "we issue refresh tokens for offline_token=true (docker login) and access_type=offline (OAuth2 POST); docker_auth has none",
+	"body.scope":            "the OAuth2 POST answer lists what was granted (RFC 6749 section 5.1)",
+	"jwt.header.x5c":        "the token carries its certificate chain, so registries with rootcertbundle verify it whatever kid form they index keys by",
+	"jwt.claims.nbf":        "nbf is iat; docker_auth puts it 10 s before iat (every verifier allows 60 s of skew anyway)",
+	"jwt.claims.wharf_pull": "catalog tokens carry the account's narrowed pull rules, so our registry lists only what the account may pull; stock registries ignore the claim",
+	"401.content-type":      "a failed login answers a JSON error body (application/json), not text/plain",
+	"401.body":              `the JSON error body is {"error","error_description","details"}, which containerd and the Docker CLI show; docker_auth sends "Auth failed."`,
 }
 
 // TestDockerAuthReplay runs the built auth with docker_auth's own fixture
