@@ -44,23 +44,7 @@ func TestBlobBodiesLargerThanTheCopyBuffer(t *testing.T) {
 	} {
 		get := func(t *testing.T, method string, header map[string]string) (*http.Response, []byte) {
 			t.Helper()
-			req, err := http.NewRequest(method, server.base+"/v2/app/blobs/"+d.String(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range header {
-				req.Header.Set(k, v)
-			}
-			resp, err := server.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return resp, body
+			return tr.do(t, request{method: method, path: server.base + "/v2/app/blobs/" + d.String(), header: header, client: server.client})
 		}
 		t.Run(server.name, func(t *testing.T) {
 			t.Run("whole blob", func(t *testing.T) {
