@@ -148,8 +148,10 @@ func limitsMain(args []string) int {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Pragma", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
+		body := *tokenBody.Load()
+		h.Set("Content-Length", fmt.Sprint(len(body)))
 		w.WriteHeader(http.StatusOK)
-		w.Write(*tokenBody.Load())
+		w.Write(body)
 	}
 	mux.HandleFunc("GET /token", token)
 	mux.HandleFunc("POST /token", token)
