@@ -117,7 +117,7 @@ func (b *bench) rowManifests() ([]result, error) {
 			cmp.peers[tp.p.name] = r.rate()
 			p99s = append(p99s, fmt.Sprintf("%s p99 %s", tp.p.name, ms(r.p99())))
 		}
-		cmp.note = fmt.Sprintf("Closed loop as in row 3, every peer checking the very token ours checks (x5c chain against the same rootcertbundle), the order rotated every slice; ours p99 %s, %s.", ms(fig.p99()), strings.Join(p99s, ", "))
+		cmp.note = fmt.Sprintf("Closed loop as in row 3, every peer checking the very token ours checks (kind registry: its x5c chain against the same rootcertbundle; zot: against the signing certificate), the order rotated every slice; ours p99 %s, %s.", ms(fig.p99()), strings.Join(p99s, ", "))
 		b.comparisons = append(b.comparisons, cmp)
 		perReq := func(cpu time.Duration, l *loader) float64 {
 			return float64(cpu.Microseconds()) / float64(max(l.total.Load(), 1))
