@@ -127,7 +127,7 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 	if err != nil {
 		return issued{}, false, err
 	}
-	e := issued{token: raw, issuedAt: iat, lifetime: snap.cfg.Expiration}
+	e := issued{token: raw, issuedAt: iat, issuedAtText: iat.UTC().Format(time.RFC3339), lifetime: snap.cfg.Expiration}
 	snap.tokens.put(key, e, now)
 	return e, false, nil
 }
@@ -206,7 +206,7 @@ func newResponse(e issued) tokenResponse {
 		Token:       e.token,
 		AccessToken: e.token,
 		ExpiresIn:   int64(e.lifetime / time.Second),
-		IssuedAt:    e.issuedAt.UTC().Format(time.RFC3339),
+		IssuedAt:    e.issuedAtText,
 	}
 }
 
@@ -222,9 +222,10 @@ const tokenCacheSize = 10000
 
 // issued is a signed access token and when it was made.
 type issued struct {
-	token    string
-	issuedAt time.Time
-	lifetime time.Duration
+	token        string
+	issuedAt     time.Time
+	issuedAtText string // issuedAt in RFC 3339, formatted once for every reuse
+	lifetime     time.Duration
 }
 
 // tokenCache remembers tokens signed moments ago. It lives in a config
