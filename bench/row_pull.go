@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,7 @@ func (b *bench) rowPull() ([]result, error) {
 		pid        int
 		full, part []float64
 		par        []float64
+		curl       []float64
 		calls      int64 // read+write syscalls of the server, full GETs
 		bytes      int64
 	}
@@ -72,6 +74,11 @@ func (b *bench) rowPull() ([]result, error) {
 	rangeStart, rangeLen := blob.size/4, blob.size/2
 	rng := fmt.Sprintf("bytes=%d-%d", rangeStart, rangeStart+rangeLen-1)
 	reps := 2*b.cfg.reps + 1 // transfers are short here: more of them for a stable median
+	_, curlErr := exec.LookPath("curl")
+	haveCurl := curlErr == nil
+	if !haveCurl {
+		fmt.Fprintln(b.log, "row 2d skipped: no curl on PATH (apt-get install curl)")
+	}
 	for i := range reps {
 		for j := range sources {
 			s := sources[(i+j)%len(sources)]
@@ -98,6 +105,13 @@ func (b *bench) rowPull() ([]result, error) {
 					return nil, fmt.Errorf("%s, %d at once: %v", s.name, streams, err)
 				}
 				s.par = append(s.par, rate)
+				if haveCurl {
+					rate, err := curlGet(s.c, s.u)
+					if err != nil {
+						return nil, fmt.Errorf("%s, curl: %v", s.name, err)
+					}
+					s.curl = append(s.curl, rate)
+				}
 			}
 		}
 	}
@@ -136,6 +150,12 @@ func (b *bench) rowPull() ([]result, error) {
 	r2 := mk("2b", fmt.Sprintf("blob pull, Range of %d MiB", rangeLen>>20), partOf)
 	r3 := mk("2c", fmt.Sprintf("blob pull, %d MiB GET by %d clients at once", blob.size>>20, streams), parOf)
 	r3.note = fmt.Sprintf("%d connections each GETting the whole blob at once; the figure is all bytes over the time until the last finished. Runs (MB/s): %s (ServeContent %s; CopyBuffer %s).", streams, fmtList(ours.par), fmtList(limSC.par), fmtList(limCopy.par))
+	out := []result{r1, r2, r3}
+	if haveCurl {
+		r4 := mk("2d", fmt.Sprintf("blob pull, %d MiB GET with curl", blob.size>>20), func(s *source) []float64 { return s.curl })
+		r4.note = fmt.Sprintf("curl -o /dev/null, a new process and connection each time (time_total includes both), %d runs each: %s (ServeContent %s; CopyBuffer %s).", b.cfg.reps, fmtList(ours.curl), fmtList(limSC.curl), fmtList(limCopy.curl))
+		out = append(out, r4)
+	}
 	b.pullRate = median(ours.full)
 
 	cs := []*comparison{
@@ -143,15 +163,21 @@ func (b *bench) rowPull() ([]result, error) {
 		b.peerCompare("2b", r2.what, "MB/s", median(ours.part), 0),
 		b.peerCompare("2c", r3.what, "MB/s", median(ours.par), 1.1),
 	}
+	if haveCurl {
+		cs = append(cs, b.peerCompare("2d", out[3].what, "MB/s", median(ours.curl), 1.1))
+	}
 	var runs []string
 	for p, s := range peerSrc {
 		cs[0].peers[p.name], cs[1].peers[p.name], cs[2].peers[p.name] = median(s.full), median(s.part), median(s.par)
-		runs = append(runs, fmt.Sprintf("%s GET %s, Range %s, %d at once %s (%.1f syscalls/MiB)", p.name, fmtList(s.full), fmtList(s.part), streams, fmtList(s.par), perMiB(s)))
+		if haveCurl {
+			cs[3].peers[p.name] = median(s.curl)
+		}
+		runs = append(runs, fmt.Sprintf("%s GET %s, Range %s, %d at once %s, curl %s (%.1f syscalls/MiB)", p.name, fmtList(s.full), fmtList(s.part), streams, fmtList(s.par), fmtList(s.curl), perMiB(s)))
 	}
 	slices.Sort(runs)
 	cs[0].note = fmt.Sprintf("The GETs of row 2, each peer taking its turn with ours and the limits (order rotated every round), the peers with auth off; ours with token auth. Runs (MB/s): %s.", strings.Join(runs, "; "))
 	b.comparisons = append(b.comparisons, cs...)
-	return []result{r1, r2, r3}, nil
+	return out, nil
 }
 
 // parallelGet fetches u on n connections at once and returns the
@@ -177,6 +203,28 @@ func parallelGet(c *regClient, u string, n int) (float64, error) {
 	}
 	wg.Wait()
 	return mbps(total, time.Since(start)), firstErr
+}
+
+// curlGet fetches u with curl into /dev/null, as the issue measured,
+// and returns curl's own figure: bytes over time_total.
+func curlGet(c *regClient, u string) (float64, error) {
+	if strings.HasPrefix(u, "/") {
+		u = c.base + u
+	}
+	args := []string{"-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", u}
+	if c.token != "" {
+		args = append(args, "-H", "Authorization: Bearer "+c.token)
+	}
+	out, err := exec.Command("curl", args...).Output()
+	if err != nil {
+		return 0, err
+	}
+	var code int
+	var size, secs float64
+	if _, err := fmt.Sscanf(string(out), "%d %g %g", &code, &size, &secs); err != nil || code != http.StatusOK || secs <= 0 {
+		return 0, fmt.Errorf("curl printed %q (%v)", out, err)
+	}
+	return size / 1e6 / secs, nil
 }
 
 // copyBlobTo pushes a blob of our store to a peer with a store of its own.
