@@ -190,6 +190,7 @@ func (b *bench) running() []*peer {
 func (b *bench) stopPeers() {
 	for _, p := range b.peers {
 		p.open.stop()
+		p.open = nil
 	}
 }
 
