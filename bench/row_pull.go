@@ -153,7 +153,7 @@ func (b *bench) rowPull() ([]result, error) {
 	out := []result{r1, r2, r3}
 	if haveCurl {
 		r4 := mk("2d", fmt.Sprintf("blob pull, %d MiB GET with curl", blob.size>>20), func(s *source) []float64 { return s.curl })
-		r4.note = fmt.Sprintf("curl -o /dev/null, a new process and connection each time (time_total includes both), %d runs each: %s (ServeContent %s; CopyBuffer %s).", b.cfg.reps, fmtList(ours.curl), fmtList(limSC.curl), fmtList(limCopy.curl))
+		r4.note = fmt.Sprintf("curl -o /dev/null, a new process and connection each GET, rate = size_download / time_total, %d runs each: %s (ServeContent %s; CopyBuffer %s).", b.cfg.reps, fmtList(ours.curl), fmtList(limSC.curl), fmtList(limCopy.curl))
 		out = append(out, r4)
 	}
 	b.pullRate = median(ours.full)
