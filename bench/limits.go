@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -26,7 +27,10 @@ import (
 //	PUT  /push            hash the body with sha256 while writing it to a new
 //	                      file under DIR, fsync, answer the digest and the
 //	                      file (Location), which the harness removes (row 1)
-//	GET  /file?path=P     http.ServeContent of DIR/P (rows 2 and 9)
+//	GET  /file?path=P     http.ServeContent of DIR/P: sendfile (rows 2 and 9)
+//	GET  /copy?path=P     DIR/P copied through user space with io.CopyBuffer
+//	                      and a 256 KiB buffer (row 2); the better of the
+//	                      two is the pull limit
 //	PUT  /token           set the body GET and POST /token answer
 //	GET  /token, POST     the fixed token JSON, as the token server sends it
 //	                      (rows 4 and 6); POST parses its form first
@@ -63,20 +67,65 @@ func limitsMain(args []string) int {
 		w.Header().Set("Docker-Content-Digest", d)
 		w.WriteHeader(http.StatusCreated)
 	})
-	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
+	open := func(w http.ResponseWriter, r *http.Request) *os.File {
 		p := filepath.Join(dir, filepath.FromSlash(r.URL.Query().Get("path")))
 		if !strings.HasPrefix(p, filepath.Clean(dir)+string(filepath.Separator)) {
 			http.Error(w, "outside the bench directory", http.StatusBadRequest)
-			return
+			return nil
 		}
 		f, err := os.Open(p)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
+			return nil
+		}
+		return f
+	}
+	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
+		f := open(w, r)
+		if f == nil {
 			return
 		}
 		defer f.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(w, r, "", time.Time{}, f)
+	})
+	copyBufs := sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+	mux.HandleFunc("GET /copy", func(w http.ResponseWriter, r *http.Request) {
+		f := open(w, r)
+		if f == nil {
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		// One Range of the form bytes=FIRST-LAST, as row 2 sends it.
+		first, n := int64(0), fi.Size()
+		status := http.StatusOK
+		if rng := r.Header.Get("Range"); rng != "" {
+			var last int64
+			if _, err := fmt.Sscanf(rng, "bytes=%d-%d", &first, &last); err != nil || first > last || last >= fi.Size() {
+				http.Error(w, "only bytes=FIRST-LAST within the file", http.StatusRequestedRangeNotSatisfiable)
+				return
+			}
+			n = last - first + 1
+			status = http.StatusPartialContent
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, fi.Size()))
+			if _, err := f.Seek(first, io.SeekStart); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", fmt.Sprint(n))
+		w.WriteHeader(status)
+		buf := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(buf)
+		// Neither side may offer ReadFrom/WriteTo, or io.CopyBuffer hands
+		// the copy to sendfile or a 32 KiB loop and never uses buf.
+		io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(struct{ io.Reader }{f}, n), *buf)
 	})
 	mux.HandleFunc("PUT /token", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -99,8 +148,10 @@ func limitsMain(args []string) int {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Pragma", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
+		body := *tokenBody.Load()
+		h.Set("Content-Length", fmt.Sprint(len(body)))
 		w.WriteHeader(http.StatusOK)
-		w.Write(*tokenBody.Load())
+		w.Write(body)
 	}
 	mux.HandleFunc("GET /token", token)
 	mux.HandleFunc("POST /token", token)

@@ -170,3 +170,21 @@ func expect(resp *http.Response, err error, status int) error {
 	}
 	return nil
 }
+
+// rotated measures several loads in slices of one total duration each,
+// every round starting one further along the list, so that whatever else
+// the machine does lands on all of them alike.
+func rotated(ls []*loader, warmup, dur time.Duration, rounds int) []loadResult {
+	for _, l := range ls {
+		l.run(warmup, 0)
+	}
+	out := make([]loadResult, len(ls))
+	slice := dur / time.Duration(rounds)
+	for i := range rounds {
+		for j := range ls {
+			k := (i + j) % len(ls)
+			out[k].add(ls[k].run(0, slice))
+		}
+	}
+	return out
+}

@@ -10,6 +10,10 @@
 // says so in the table, and the exit status is 0 unless the harness itself
 // could not run.
 //
+// Rows 1 to 3 also measure the registries a user could pick instead (the
+// stock registry:3 and registry:2 builds, and any -peer) in the same
+// rounds, on the same disk and the same blob, into a side-by-side table.
+//
 //	go run ./bench [-bin bin] [-out BENCHMARKS.md] [-rows 1,2,3] [-perf DIR] ...
 //
 // With -perf DIR, perf(1) records each server process during each row into
@@ -57,11 +61,14 @@ type config struct {
 	gcRepos, gcBlobs  int
 	dockerImageMiB    int
 	docker            string
+	peers             []peerSpec // stock registries first, then -peer flags
 }
 
 func parseFlags() (config, error) {
 	var c config
 	var rows string
+	var extra peerFlags
+	var stock bool
 	flag.StringVar(&c.bin, "bin", "bin", "directory holding the built auth and registry")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "Markdown file to write the results into (\"\" for none)")
 	flag.StringVar(&rows, "rows", "1,2,3,4,5,6,7,8,9,10,11,12", "rows to run (12: S3 storage, issue 7)")
@@ -85,7 +92,10 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.gcBlobs, "gc-blobs", 50000, "row 10: blobs")
 	flag.IntVar(&c.dockerImageMiB, "docker-image-mib", 100, "row 11: image size in MiB (5 layers)")
 	flag.StringVar(&c.docker, "docker", "auto", "row 11: auto (run when a Docker engine answers) or off")
+	flag.BoolVar(&stock, "stock", true, "rows 1-3: measure the stock registry:3 and registry:2 beside ours (scripts/stock-registries.sh install; skipped when absent)")
+	flag.Var(&extra, "peer", "rows 1-3: another registry to measure beside ours, as name=path[,kind=registry|zot] (repeatable; skipped when absent)")
 	flag.Parse()
+	c.peers = append(stockPeers(stock), extra...)
 	c.rows = map[string]bool{}
 	for _, r := range strings.Split(rows, ",") {
 		if r = strings.TrimSpace(r); r != "" {
@@ -127,6 +137,9 @@ type bench struct {
 	bigBlob    blobRef // row 1's blob, pulled by row 2
 	pullRate   float64 // row 2's figure, row 9's limit
 	results    []result
+
+	peers       []*peer       // every peer, skipped ones included
+	comparisons []*comparison // the side-by-side table
 }
 
 // blobRef is a blob pushed to the shared store.
@@ -192,11 +205,21 @@ func run() int {
 		}
 		fmt.Fprintf(b.log, "row %s done in %.1f s\n", r.id, time.Since(t).Seconds())
 		b.results = append(b.results, res...)
+		if r.id == "3" || (r.id == "2" && !cfg.rows["3"]) || (r.id == "1" && !cfg.rows["2"] && !cfg.rows["3"]) {
+			// No later row needs the peers: stop them, so that nothing of
+			// theirs (registry:3 purges old uploads at a random minute)
+			// runs beside the rows that follow.
+			b.stopPeers()
+		}
 	}
 	total := time.Since(started)
 	m := describeMachine(filepath.Dir(b.dir))
 	fmt.Println()
 	writeTable(os.Stdout, b.results)
+	if len(b.comparisons) > 0 {
+		fmt.Println()
+		writeCompareTable(os.Stdout, b.comparisons, b.peers)
+	}
 	if len(inSection(b.results, s3Section)) > 0 {
 		fmt.Println()
 		writeS3Table(os.Stdout, b.results)
@@ -258,6 +281,9 @@ func newBench(cfg config) (*bench, error) {
 	if b.limits, err = startLimits(dir); err != nil {
 		return nil, err
 	}
+	if err := b.startPeers(); err != nil {
+		return nil, err
+	}
 	t, _, err := fetchToken(b.auth.URL(), &b.files.admin, false, "repository:bench/push:pull,push", "repository:bench/app:pull,push")
 	if err != nil {
 		return nil, err
@@ -283,6 +309,7 @@ func (b *bench) startRegistry(name, root string, tokenAuth bool) (*proc, error) 
 }
 
 func (b *bench) close() {
+	b.stopPeers()
 	for _, p := range []*proc{b.open, b.reg, b.auth} {
 		p.stop()
 	}

@@ -23,6 +23,9 @@ type proc struct {
 	exited chan struct{}
 	err    error // from Wait, valid once exited is closed
 	perf   *exec.Cmd
+	// peer is a registry other than ours: it has no /healthz, so any
+	// answer to /v2/ means it is up.
+	peer bool
 }
 
 // URL is the base URL, addressed as localhost as clients do.
@@ -35,6 +38,12 @@ func (p *proc) Pid() int { return p.cmd.Process.Pid }
 // its output going to dir/name.log, and waits for /healthz. A port taken
 // between picking and binding is retried with another.
 func startProc(dir, name, bin string, args func(port int) ([]string, error)) (*proc, error) {
+	return startProcEnv(dir, name, bin, []string{}, false, args)
+}
+
+// startProcEnv is startProc with the environment env, for a peer
+// registry when peer is set.
+func startProcEnv(dir, name, bin string, env []string, peer bool, args func(port int) ([]string, error)) (*proc, error) {
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
@@ -44,7 +53,7 @@ func startProc(dir, name, bin string, args func(port int) ([]string, error)) (*p
 		if err != nil {
 			return nil, err
 		}
-		p, err := launch(dir, name, bin, port, argv)
+		p, err := launch(dir, name, bin, port, argv, env, peer)
 		if err == nil {
 			return p, nil
 		}
@@ -56,7 +65,7 @@ func startProc(dir, name, bin string, args func(port int) ([]string, error)) (*p
 	}
 }
 
-func launch(dir, name, bin string, port int, argv []string) (*proc, error) {
+func launch(dir, name, bin string, port int, argv, env []string, peer bool) (*proc, error) {
 	logf := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, port))
 	out, err := os.Create(logf)
 	if err != nil {
@@ -65,8 +74,8 @@ func launch(dir, name, bin string, port int, argv []string) (*proc, error) {
 	cmd := exec.Command(bin, argv...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = dir
-	cmd.Env = []string{} // a developer's REGISTRY_* variables must not change a figure
-	p := &proc{name: name, port: port, cmd: cmd, logf: logf, exited: make(chan struct{})}
+	cmd.Env = env // a developer's REGISTRY_* variables must not change a figure
+	p := &proc{name: name, port: port, cmd: cmd, logf: logf, exited: make(chan struct{}), peer: peer}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return p, err
@@ -83,7 +92,8 @@ func launch(dir, name, bin string, port int, argv []string) (*proc, error) {
 	return p, nil
 }
 
-// waitHealthy polls /healthz until 200 or the process exits.
+// waitHealthy polls /healthz until 200 (a peer: /v2/ until any answer)
+// or the process exits.
 func waitHealthy(p *proc) error {
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(60 * time.Second)
@@ -94,10 +104,14 @@ func waitHealthy(p *proc) error {
 			return fmt.Errorf("exited: %v", p.err)
 		default:
 		}
-		resp, err := c.Get(p.URL() + "/healthz")
+		probe := "/healthz"
+		if p.peer {
+			probe = "/v2/"
+		}
+		resp, err := c.Get(p.URL() + probe)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || p.peer {
 				return nil
 			}
 			err = errors.New(resp.Status)

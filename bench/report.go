@@ -176,6 +176,13 @@ func writeMarkdown(file string, b *bench, m machine, total time.Duration) error 
 	fmt.Fprintf(&w, "**%s** (%.0f s in all).\n\n", summary(b.results), total.Seconds())
 	writeTable(&w, b.results)
 	fmt.Fprintf(&w, "\nMB/s is 10^6 bytes per second; MiB is 2^20 bytes. Each figure sits beside a limit measured in the same run, minutes apart at most: absolute figures drift on a shared machine, the ratios much less.\n\n")
+	if len(b.comparisons) > 0 {
+		fmt.Fprintf(&w, "## Side by side with other registries\n\nOurs beside each peer, measured in the same run on the same disk with the same blob, the order rotated in every round; the ratio is ours divided by the peer's. Targets are ratios to registry:3.\n\n")
+		writeCompareTable(&w, b.comparisons, b.peers)
+		fmt.Fprintln(&w)
+		writeCompareNotes(&w, b.comparisons, b.peers)
+		fmt.Fprintln(&w)
+	}
 	if len(inSection(b.results, s3Section)) > 0 {
 		fmt.Fprintf(&w, "## S3 storage\n\nRow 12 (issue 7): blob push and pull with S3 storage on each real S3 server, beside the server's own single-stream PutObject / GetObject and the filesystem figures of this run. Issue 7 sets no target; the figures are reported, and the notes on row 12 say what each measures.\n\n")
 		writeS3Table(&w, b.results)
@@ -186,7 +193,8 @@ func writeMarkdown(file string, b *bench, m machine, total time.Duration) error 
 	fmt.Fprintf(&w, "\n## Method\n\n")
 	fmt.Fprintf(&w, `- The programs are the built binaries (%s/auth, %s/registry), started as their own processes on 127.0.0.1 with keys (ECDSA P-256 CA, %s token key) and configs generated into a scratch directory; the registry uses filesystem storage in that directory, with registry:2's config format and layout. Their logs (access log included) go to files there.
 - Two registry processes serve the same store: one with token auth (trusting the token server through rootcertbundle), one with auth off. Every limit is measured against the same store and disk.
-- Limits are bare Go handlers served by a separate process (this program run as `+"`wharfbench limits`"+`) so that, like the programs, they share the cores with the load generator but not its heap: hashing with sha256 while writing to a file with fsync (1 MiB reads, row 1), `+"`http.ServeContent`"+` of the registry's own blob file (rows 2 and 9), the token server's exact response bytes and headers (rows 4 and 6). bcrypt's rate (row 5) is measured in the harness with one goroutine per core.
+- Limits are bare Go handlers served by a separate process (this program run as `+"`wharfbench limits`"+`) so that, like the programs, they share the cores with the load generator but not its heap: hashing with sha256 while writing to a file with fsync (1 MiB reads, row 1), `+"`http.ServeContent`"+` (sendfile) and `+"`io.CopyBuffer`"+` with a 256 KiB buffer (user space) of the registry's own blob file, the better of the two being row 2's limit, the token server's exact response bytes and headers (rows 4 and 6). bcrypt's rate (row 5) is measured in the harness with one goroutine per core.
+- Peers (the side-by-side table): the stock registry:3 and registry:2 builds of `+"`scripts/stock-registries.sh install`"+` (found through WHARF_STOCK_REGISTRY_V3 / _V2 or $(go env GOPATH)/wharf-stock, as the tests find them) and any `+"`-peer name=path,kind=registry|zot`"+`, each its own process on 127.0.0.1 with OTEL_TRACES_EXPORTER=none and no debug listener. Kind registry serves our very store from the same config format (auth off for rows 1–2; for row 3 a second process with token auth trusting the same rootcertbundle); zot gets a store of its own on the same disk, and what it serves is pushed to it first. A peer that is not installed is skipped, with a line in the output and its column saying so.
 - Load is generated in Go: net/http clients with keep-alive and one connection per worker, closed loop (a worker sends its next request when the last one is answered), fixed durations after a warm-up; p99 is taken from every recorded latency. Transfers use one connection and are repeated (the median is kept), alternating with their limit.
 - Memory is read from /proc/<pid>/status: VmHWM (peak resident set) of a registry process started for the row, and VmRSS sampled every 20–50 ms. CPU time per request comes from /proc/<pid>/stat.
 - What each push wrote is evicted from the page cache afterwards (posix_fadvise DONTNEED), and the bare handler's file is deleted after the clock stops: on this VM, writing into page cache the guest has never touched runs at a third of the speed of writing into recycled pages, which otherwise decides the figures.

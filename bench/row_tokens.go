@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -30,12 +31,15 @@ func (b *bench) rowTokenCached() ([]result, error) {
 		return nil, err
 	}
 	ci := b.files.ci
-	fig, lim := paired(newLoader(b.cfg.conns, func(c *http.Client, _ int) error {
+	figL := newLoader(b.cfg.conns, func(c *http.Client, _ int) error {
 		req, _ := http.NewRequest(http.MethodGet, authURL, nil)
 		req.SetBasicAuth(ci.name, ci.password)
 		resp, err := c.Do(req)
 		return expect(resp, err, http.StatusOK)
-	}), b.tokenLoader(http.MethodGet, b.limits.url+"/token", nil), warmup, b.cfg.dur, rounds)
+	})
+	limL := b.tokenLoader(http.MethodGet, b.limits.url+"/token", nil)
+	cpu := b.serverCPU(figL, limL)
+	fig, lim := paired(figL, limL, warmup, b.cfg.dur, rounds)
 	if err := firstError(fig, lim); err != nil {
 		return nil, err
 	}
@@ -46,8 +50,8 @@ func (b *bench) rowTokenCached() ([]result, error) {
 		ratio:   pct(fig.rate() / lim.rate()),
 		target:  "≥ 5,000 tokens/s",
 		verdict: judge(fig.rate() >= tokenTarget),
-		note: fmt.Sprintf("GET /auth with Basic credentials and one pull scope, as `docker pull` sends it, %.1f s in %d slices alternating with the limit; %.0f× docker_auth's rate. The bare handler answers the same bytes with the same headers.",
-			b.cfg.dur.Seconds(), rounds, fig.rate()/dockerAuthTokensPerSec),
+		note: fmt.Sprintf("GET /auth with Basic credentials and one pull scope, as `docker pull` sends it, %.1f s in %d slices alternating with the limit; %.0f× docker_auth's rate. The bare handler answers the same bytes with the same headers. %s",
+			b.cfg.dur.Seconds(), rounds, fig.rate()/dockerAuthTokensPerSec, cpu()),
 	}}, nil
 }
 
@@ -135,10 +139,14 @@ func (b *bench) rowTokenRefreshAnon() ([]result, error) {
 	if _, _, err := fetchToken(b.auth.URL(), nil, false, "repository:public/app:pull"); err != nil {
 		return nil, err
 	}
-	refresh, limPost := paired(b.tokenLoader(http.MethodPost, b.auth.URL()+"/auth", form),
-		b.tokenLoader(http.MethodPost, b.limits.url+"/token", form), warmup, b.cfg.dur, rounds)
-	anon, limGet := paired(b.tokenLoader(http.MethodGet, anonURL, nil),
-		b.tokenLoader(http.MethodGet, b.limits.url+"/token", nil), warmup, b.cfg.dur, rounds)
+	refreshL, limPostL := b.tokenLoader(http.MethodPost, b.auth.URL()+"/auth", form), b.tokenLoader(http.MethodPost, b.limits.url+"/token", form)
+	cpuRefresh := b.serverCPU(refreshL, limPostL)
+	refresh, limPost := paired(refreshL, limPostL, warmup, b.cfg.dur, rounds)
+	refreshCPU := cpuRefresh()
+	anonL, limGetL := b.tokenLoader(http.MethodGet, anonURL, nil), b.tokenLoader(http.MethodGet, b.limits.url+"/token", nil)
+	cpuAnon := b.serverCPU(anonL, limGetL)
+	anon, limGet := paired(anonL, limGetL, warmup, b.cfg.dur, rounds)
+	anonCPU := cpuAnon()
 	if err := firstError(limPost, refresh, limGet, anon); err != nil {
 		return nil, err
 	}
@@ -153,7 +161,21 @@ func (b *bench) rowTokenRefreshAnon() ([]result, error) {
 		}
 	}
 	r1 := mk("6a", fmt.Sprintf("token issuance, refresh token (OAuth2 POST), %d connections", b.cfg.conns), refresh, limPost)
-	r1.note = "The refresh grant is the POST form docker and containerd send after a login; anonymous is GET /auth with no credentials for a public repository. The bare handler parses the same form for POST."
+	r1.note = "The refresh grant is the POST form docker and containerd send after a login; anonymous is GET /auth with no credentials for a public repository. The bare handler parses the same form for POST. " + refreshCPU
 	r2 := mk("6b", fmt.Sprintf("token issuance, anonymous, %d connections", b.cfg.conns), anon, limGet)
+	r2.note = anonCPU
 	return []result{r1, r2}, nil
+}
+
+// serverCPU starts counting the CPU time of the token server and of the
+// limit process; the function it returns renders each per request that
+// fig and lim answered meanwhile (warm-up included on both sides).
+func (b *bench) serverCPU(fig, lim *loader) func() string {
+	a0, l0 := cpuTime(b.auth.Pid()), cpuTime(b.limits.Pid())
+	f0, n0 := fig.total.Load(), lim.total.Load()
+	return func() string {
+		per := func(cpu time.Duration, n int64) float64 { return float64(cpu.Microseconds()) / float64(max(n, 1)) }
+		return fmt.Sprintf("Server CPU per request: %.1f µs the token server, %.1f µs the bare handler.",
+			per(cpuTime(b.auth.Pid())-a0, fig.total.Load()-f0), per(cpuTime(b.limits.Pid())-l0, lim.total.Load()-n0))
+	}
 }

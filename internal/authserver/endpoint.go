@@ -1,13 +1,9 @@
 package authserver
 
 import (
-	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
-	"time"
 
 	"github.com/wharf-registry/wharf/pkg/token"
 )
@@ -57,17 +53,6 @@ func (s *Server) tokenEndpoint(snap *snapshot) http.Handler {
 	})
 }
 
-// respond writes a token response; tokens must never be cached.
-func respond(w http.ResponseWriter, body tokenResponse) error {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	return json.NewEncoder(w).Encode(body)
-}
-
 // issue authorizes req for id and writes the response, adding a refresh
 // token when one is wanted (refresh, when not "", is handed back as is).
 func (s *Server) issue(w http.ResponseWriter, snap *snapshot, req *tokenRequest, id identity, refresh string, oauth bool) error {
@@ -111,61 +96,4 @@ func checkService(snap *snapshot, service string) error {
 		return badRequest("invalid_request", "tokens are not issued for service %q", service)
 	}
 	return nil
-}
-
-// logRequest writes the one line per token request. Never a password or a
-// token: only who, what was asked, what was granted and why.
-func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, latency time.Duration, err error) {
-	asked := make([]string, len(req.scopes))
-	for i, sc := range req.scopes {
-		asked[i] = sc.String()
-	}
-	granted := make([]string, len(req.granted))
-	for i, ra := range req.granted {
-		granted[i] = token.Scope{Type: ra.Type, Class: ra.Class, Name: ra.Name, Actions: ra.Actions}.String()
-	}
-	ip := "unknown"
-	if req.ip.IsValid() {
-		ip = req.ip.String()
-	}
-	attrs := []any{
-		"method", r.Method,
-		"status", status,
-		"grant", req.grantType,
-		"account", req.account,
-		"service", req.service,
-		"client_id", req.clientID,
-		"client_ip", ip,
-		"scopes_asked", asked,
-		"scopes_granted", granted,
-		"rules", req.rules,
-		"reused", req.reused,
-	}
-	if req.catalog != "" {
-		attrs = append(attrs, "catalog", req.catalog)
-	}
-	attrs = append(attrs,
-		"latency_ms", float64(latency.Microseconds())/1000,
-	)
-	level := slog.LevelInfo
-	if err != nil {
-		reason := err.Error()
-		var he *httpError
-		if errors.As(err, &he) {
-			reason = he.Msg
-			if he.Err != nil {
-				reason = he.Err.Error()
-			}
-		}
-		attrs = append(attrs, "reason", reason)
-		switch {
-		case status == statusClientClosed:
-			level = slog.LevelInfo
-		case status >= 500:
-			level = slog.LevelError
-		default:
-			level = slog.LevelWarn
-		}
-	}
-	s.log.Log(r.Context(), level, "token request", attrs...)
 }

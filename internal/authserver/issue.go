@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -126,22 +127,62 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 	if err != nil {
 		return issued{}, false, err
 	}
-	e := issued{token: raw, issuedAt: iat, lifetime: snap.cfg.Expiration}
+	e := issued{token: raw, issuedAt: iat, issuedAtText: iat.UTC().Format(time.RFC3339), lifetime: snap.cfg.Expiration}
 	snap.tokens.put(key, e, now)
 	return e, false, nil
 }
 
 // cacheKey identifies the claims that matter: who, for which service,
 // granted what, with which pull rules (they depend on the client address
-// too). JSON keeps the parts unambiguous.
+// too). Every part is length-prefixed, so no two different claims share a
+// key whatever their strings contain; actions are taken in sorted order,
+// as the token lists them.
 func cacheKey(account, service string, g grant) string {
-	b, _ := json.Marshal(struct {
-		A string                  `json:"a"`
-		S string                  `json:"s"`
-		G []token.ResourceActions `json:"g"`
-		P *[]token.PullRule       `json:"p"`
-	}{account, service, g.access, g.pull})
+	access := g.access
+	n := 16 + len(account) + len(service)
+	for _, ra := range access {
+		n += 16 + len(ra.Type) + len(ra.Class) + len(ra.Name)
+		for _, a := range ra.Actions {
+			n += 4 + len(a)
+		}
+	}
+	b := make([]byte, 0, n)
+	b = appendKeyPart(b, account)
+	b = appendKeyPart(b, service)
+	if access == nil { // a token with "access": null, not []
+		b = append(b, 'n')
+	}
+	b = strconv.AppendInt(b, int64(len(access)), 10)
+	b = append(b, '#')
+	for _, ra := range access {
+		b = appendKeyPart(b, ra.Type)
+		b = appendKeyPart(b, ra.Class)
+		b = appendKeyPart(b, ra.Name)
+		actions := ra.Actions
+		if !slices.IsSorted(actions) {
+			actions = slices.Sorted(slices.Values(actions))
+		}
+		b = strconv.AppendInt(b, int64(len(actions)), 10)
+		b = append(b, '#')
+		for _, a := range actions {
+			b = appendKeyPart(b, a)
+		}
+	}
+	// Pull rules come only with a catalog scope: their JSON (as the token
+	// carries them) is unambiguous, and rare enough not to matter.
+	if g.pull != nil {
+		p, _ := json.Marshal(*g.pull)
+		b = append(b, 'p')
+		b = appendKeyPart(b, string(p))
+	}
 	return string(b)
+}
+
+// appendKeyPart appends s as <length>:<s>.
+func appendKeyPart(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
 }
 
 // grantedScope renders what was granted in scope syntax, space-separated,
@@ -165,7 +206,7 @@ func newResponse(e issued) tokenResponse {
 		Token:       e.token,
 		AccessToken: e.token,
 		ExpiresIn:   int64(e.lifetime / time.Second),
-		IssuedAt:    e.issuedAt.UTC().Format(time.RFC3339),
+		IssuedAt:    e.issuedAtText,
 	}
 }
 
@@ -181,9 +222,10 @@ const tokenCacheSize = 10000
 
 // issued is a signed access token and when it was made.
 type issued struct {
-	token    string
-	issuedAt time.Time
-	lifetime time.Duration
+	token        string
+	issuedAt     time.Time
+	issuedAtText string // issuedAt in RFC 3339, formatted once for every reuse
+	lifetime     time.Duration
 }
 
 // tokenCache remembers tokens signed moments ago. It lives in a config

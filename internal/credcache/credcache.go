@@ -12,6 +12,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"hash"
 	"sync"
 	"time"
 )
@@ -27,6 +28,11 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[Key]time.Time // credential MAC -> expiry
+
+	// macs are HMACs under key, reset between uses: setting one up costs
+	// more than the MAC of a short triple, and every token request with
+	// a password computes one.
+	macs sync.Pool
 }
 
 // New returns a cache of at most size entries, each trusted for ttl.
@@ -37,6 +43,7 @@ func New(size int, ttl time.Duration) *Cache {
 	if _, err := rand.Read(c.key[:]); err != nil {
 		panic("credcache: no randomness: " + err.Error())
 	}
+	c.macs.New = func() any { return hmac.New(sha256.New, c.key[:]) }
 	return c
 }
 
@@ -101,19 +108,24 @@ func (c *Cache) evict(now time.Time) {
 	}
 }
 
-func (c *Cache) mac(user, password string, hash []byte) Key {
-	m := hmac.New(sha256.New, c.key[:])
+func (c *Cache) mac(user, password string, stored []byte) Key {
+	m := c.macs.Get().(hash.Hash)
+	defer c.macs.Put(m)
+	m.Reset()
 	// Length-prefix each part so ("ab","c") and ("a","bc") differ.
-	for _, part := range [][]byte{[]byte(user), []byte(password), hash} {
+	part := func(p []byte) {
 		var n [8]byte
-		l := uint64(len(part))
+		l := uint64(len(p))
 		for i := range n {
 			n[i] = byte(l >> (8 * i))
 		}
 		m.Write(n[:])
-		m.Write(part)
+		m.Write(p)
 	}
+	part([]byte(user))
+	part([]byte(password))
+	part(stored)
 	var out Key
-	copy(out[:], m.Sum(nil))
+	m.Sum(out[:0])
 	return out
 }

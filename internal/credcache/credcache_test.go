@@ -1,6 +1,7 @@
 package credcache
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -135,4 +136,37 @@ func TestConcurrentChecks(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
+}
+
+// TestKeysAreStableUnderConcurrency computes the same keys from many
+// goroutines at once (the MACs are pooled) and compares them with those
+// computed one at a time.
+func TestKeysAreStableUnderConcurrency(t *testing.T) {
+	c := New(10, time.Minute)
+	type triple struct{ user, password, hash string }
+	var triples []triple
+	for i := range 50 {
+		triples = append(triples, triple{fmt.Sprint("u", i), fmt.Sprint("p", i%7), fmt.Sprint("$2a$10$", i%3)})
+	}
+	want := make([]Key, len(triples))
+	for i, tr := range triples {
+		want[i] = c.Key(tr.user, tr.password, []byte(tr.hash))
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for round := range 20 {
+				for i, tr := range triples {
+					if got := c.Key(tr.user, tr.password, []byte(tr.hash)); got != want[i] {
+						t.Errorf("round %d: key of %v changed", round, tr)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if want[0] == want[1] || c.Key("ab", "c", nil) == c.Key("a", "bc", nil) {
+		t.Error("different triples share a key")
+	}
 }

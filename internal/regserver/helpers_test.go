@@ -71,6 +71,7 @@ type request struct {
 	path   string
 	body   []byte
 	header map[string]string
+	client *http.Client // nil: http.DefaultClient
 }
 
 // do sends req and returns the response with its body read.
@@ -95,7 +96,11 @@ func (tr *testRegistry) do(t *testing.T, req request) (*http.Response, []byte) {
 		}
 		r.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(r)
+	client := req.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,8 +125,8 @@ func (c *countingBody) Read(p []byte) (int, error) {
 }
 
 // responseWriter remembers the status and counts the bytes written. It
-// passes ReadFrom through so http.ServeContent on an *os.File still reaches
-// sendfile.
+// passes ReadFrom through, so a handler that copies with io.Copy keeps the
+// connection's fast path.
 type responseWriter struct {
 	http.ResponseWriter
 	status      int
@@ -156,7 +156,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom lets io.Copy hand the file to the connection (sendfile).
+// ReadFrom lets io.Copy reach the connection's ReadFrom.
 func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)

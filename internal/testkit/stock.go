@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,20 +34,30 @@ var StockRegistries = []StockRegistry{StockRegistryV2, StockRegistryV3}
 // whose stock program is absent is unproven, never skipped.
 func StockRegistryBinary(t testing.TB, r StockRegistry) string {
 	t.Helper()
+	p, err := StockRegistryPath(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// StockRegistryPath finds r's binary as StockRegistryBinary does, for
+// programs that are not tests (the benchmark); the error says how to
+// install it.
+func StockRegistryPath(r StockRegistry) (string, error) {
 	if p := os.Getenv(r.Env); p != "" {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
-			t.Fatalf("%s=%s: not a registry binary (%v); run scripts/stock-registries.sh install", r.Env, p, err)
+			return "", fmt.Errorf("%s=%s: not a registry binary (%v); run scripts/stock-registries.sh install", r.Env, p, err)
 		}
-		return p
+		return p, nil
 	}
 	out, err := exec.Command("go", "env", "GOPATH").Output()
 	if err == nil {
 		gopath := strings.SplitN(strings.TrimSpace(string(out)), string(filepath.ListSeparator), 2)[0]
 		p := filepath.Join(gopath, "wharf-stock", "registry-"+r.Version, "registry")
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
+			return p, nil
 		}
 	}
-	t.Fatalf("stock registry %s is not installed: run scripts/stock-registries.sh install (or set %s)", r.Version, r.Env)
-	return ""
+	return "", fmt.Errorf("stock registry %s is not installed: run scripts/stock-registries.sh install (or set %s)", r.Version, r.Env)
 }

@@ -1,0 +1,131 @@
+package authserver
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wharf-registry/wharf/pkg/token"
+)
+
+// logRequest writes the one line per token request. Never a password or a
+// token: only who, what was asked, what was granted and why.
+//
+// The line is built as typed attributes (LogAttrs, no boxing of each value)
+// and the lists as values that render themselves: with slog's text handler
+// (cmd/auth) exactly as fmt would print the slices, [a b], and with a JSON
+// handler as JSON arrays, so no handler sees different information.
+func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, latency time.Duration, err error) {
+	level := slog.LevelInfo
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+		var he *httpError
+		if errors.As(err, &he) {
+			reason = he.Msg
+			if he.Err != nil {
+				reason = he.Err.Error()
+			}
+		}
+		switch {
+		case status == statusClientClosed:
+			level = slog.LevelInfo
+		case status >= 500:
+			level = slog.LevelError
+		default:
+			level = slog.LevelWarn
+		}
+	}
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	ip := "unknown"
+	if req.ip.IsValid() {
+		ip = req.ip.String()
+	}
+	var buf [15]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("method", r.Method),
+		slog.Int("status", status),
+		slog.String("grant", req.grantType),
+		slog.String("account", req.account),
+		slog.String("service", req.service),
+		slog.String("client_id", req.clientID),
+		slog.String("client_ip", ip),
+		slog.Any("scopes_asked", askedList(req.scopes)),
+		slog.Any("scopes_granted", grantedList(req.granted)),
+		slog.Any("rules", intList(req.rules)),
+		slog.Bool("reused", req.reused),
+	)
+	if req.catalog != "" {
+		attrs = append(attrs, slog.String("catalog", req.catalog))
+	}
+	attrs = append(attrs, slog.Float64("latency_ms", float64(latency.Microseconds())/1000))
+	if err != nil {
+		attrs = append(attrs, slog.String("reason", reason))
+	}
+	s.log.LogAttrs(ctx, level, "token request", attrs...)
+}
+
+// askedList is the scopes asked for, rendered when the line is written.
+type askedList []token.Scope
+
+// MarshalText prints the scopes as fmt prints a []string of them.
+func (l askedList) MarshalText() ([]byte, error) {
+	b := []byte{'['}
+	for i, sc := range l {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, sc.String()...)
+	}
+	return append(b, ']'), nil
+}
+
+// MarshalJSON writes the scopes as an array of strings.
+func (l askedList) MarshalJSON() ([]byte, error) {
+	out := make([]string, len(l))
+	for i, sc := range l {
+		out[i] = sc.String()
+	}
+	return json.Marshal(out)
+}
+
+// grantedList is what the token grants, rendered like askedList.
+type grantedList []token.ResourceActions
+
+func (l grantedList) scopes() askedList {
+	out := make(askedList, len(l))
+	for i, ra := range l {
+		out[i] = token.Scope{Type: ra.Type, Class: ra.Class, Name: ra.Name, Actions: ra.Actions}
+	}
+	return out
+}
+
+// MarshalText prints the grants as fmt prints a []string of them.
+func (l grantedList) MarshalText() ([]byte, error) { return l.scopes().MarshalText() }
+
+// MarshalJSON writes the grants as an array of scope strings.
+func (l grantedList) MarshalJSON() ([]byte, error) { return l.scopes().MarshalJSON() }
+
+// intList is the deciding ACL rules.
+type intList []int
+
+// MarshalText prints the rules as fmt prints a []int.
+func (l intList) MarshalText() ([]byte, error) {
+	b := []byte{'['}
+	for i, n := range l {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return append(b, ']'), nil
+}
+
+// MarshalJSON writes the rules as encoding/json writes a []int.
+func (l intList) MarshalJSON() ([]byte, error) { return json.Marshal([]int(l)) }

@@ -1,0 +1,101 @@
+package authserver
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/wharf-registry/wharf/pkg/token"
+)
+
+// anyAttrs is the token request line as it was first written: plain
+// slices handed to slog as any. logRequest must print the same.
+func anyAttrs(req *tokenRequest, method string, status int, latency time.Duration, reason string) []any {
+	asked := make([]string, len(req.scopes))
+	for i, sc := range req.scopes {
+		asked[i] = sc.String()
+	}
+	granted := make([]string, len(req.granted))
+	for i, ra := range req.granted {
+		granted[i] = token.Scope{Type: ra.Type, Class: ra.Class, Name: ra.Name, Actions: ra.Actions}.String()
+	}
+	ip := "unknown"
+	if req.ip.IsValid() {
+		ip = req.ip.String()
+	}
+	attrs := []any{"method", method, "status", status, "grant", req.grantType, "account", req.account,
+		"service", req.service, "client_id", req.clientID, "client_ip", ip, "scopes_asked", asked,
+		"scopes_granted", granted, "rules", req.rules, "reused", req.reused}
+	if req.catalog != "" {
+		attrs = append(attrs, "catalog", req.catalog)
+	}
+	attrs = append(attrs, "latency_ms", float64(latency.Microseconds())/1000)
+	if reason != "" {
+		attrs = append(attrs, "reason", reason)
+	}
+	return attrs
+}
+
+// TestTokenRequestLineIsUnchanged prints token request lines through
+// slog's text and JSON handlers both ways and compares the bytes: the
+// cheaper line carries exactly the information of the plain one.
+func TestTokenRequestLineIsUnchanged(t *testing.T) {
+	pull := token.Scope{Type: "repository", Name: "app", Actions: []string{"pull"}}
+	odd := token.Scope{Type: "repository", Class: "plugin", Name: "localhost:5000/a b=\"c\"", Actions: []string{"pull", "push"}}
+	cases := []struct {
+		name   string
+		req    tokenRequest
+		status int
+		err    error
+		reason string
+	}{
+		{"docker login: no scope, no rules", tokenRequest{grantType: "basic", account: "ci", service: "registry.local", clientID: "docker", offline: true, ip: netip.MustParseAddr("10.0.0.1")}, 200, nil, ""},
+		{"empty but not nil", tokenRequest{grantType: "anonymous", scopes: []token.Scope{}, granted: []token.ResourceActions{}, rules: []int{}}, 200, nil, ""},
+		{"granted", tokenRequest{grantType: "basic", account: "admin", service: "registry.local", scopes: []token.Scope{pull, odd},
+			granted: []token.ResourceActions{{Type: "repository", Name: "app", Actions: []string{"pull"}}, {Type: "repository", Class: "plugin", Name: odd.Name, Actions: []string{}}},
+			rules:   []int{12, -1}, reused: true, ip: netip.MustParseAddr("::1")}, 200, nil, ""},
+		{"refused", tokenRequest{grantType: "basic", account: "eve", service: "registry.local", scopes: []token.Scope{pull}}, 401, errors.New("wrong password"), "wrong password"},
+		{"bad request", tokenRequest{grantType: "basic"}, 400, badRequest("invalid_scope", "scope %q", "x"), `scope "x"`},
+		{"server error", tokenRequest{}, 500, &httpError{Status: 500, Msg: "m", Err: errors.New("disk on fire")}, "disk on fire"},
+		{"client gone", tokenRequest{}, statusClientClosed, &httpError{Status: statusClientClosed, Msg: "gone"}, "gone"},
+	}
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	handlers := map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewTextHandler(b, &slog.HandlerOptions{ReplaceAttr: noTime})
+		},
+		"json": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewJSONHandler(b, &slog.HandlerOptions{ReplaceAttr: noTime})
+		},
+	}
+	for hname, mk := range handlers {
+		for _, tc := range cases {
+			t.Run(hname+"/"+tc.name, func(t *testing.T) {
+				var got, want bytes.Buffer
+				s := &Server{log: slog.New(mk(&got))}
+				r := httptest.NewRequest("GET", "/auth", nil)
+				s.logRequest(r, &tc.req, tc.status, 1234*time.Microsecond, tc.err)
+				level := slog.LevelInfo
+				if tc.err != nil && tc.status != statusClientClosed {
+					level = slog.LevelWarn
+					if tc.status >= 500 {
+						level = slog.LevelError
+					}
+				}
+				slog.New(mk(&want)).Log(r.Context(), level, "token request", anyAttrs(&tc.req, "GET", tc.status, 1234*time.Microsecond, tc.reason)...)
+				if got.String() != want.String() {
+					t.Errorf("\n got %s\nwant %s", got.String(), want.String())
+				}
+			})
+		}
+	}
+}
