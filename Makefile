@@ -62,7 +62,8 @@ test-tools: ## The tests that need Debian's slapd, chromium and apache2-utils (f
 # Fuzz targets (package and name) that `make hardening` runs for FUZZTIME each.
 FUZZ_TARGETS := ./pkg/token:FuzzParseScope ./pkg/token:FuzzVerify ./pkg/acl:FuzzMatchPattern \
 	./pkg/reference:FuzzReferenceGrammar ./pkg/manifest:FuzzParse \
-	./internal/regserver:FuzzParseRoute ./internal/regserver:FuzzParseContentRange
+	./internal/regserver:FuzzParseRoute ./internal/regserver:FuzzParseContentRange \
+	./internal/authserver:FuzzTokenResponseBytesEqualEncodingJSON
 FUZZTIME ?= 10s
 
 hardening: ## test/hardening with its slow parts (login timing, many kill -9 rounds), then every fuzz target briefly
