@@ -178,6 +178,9 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// Pid is the running slapd's process id, for /proc.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Output is what slapd logged since it was last started: with "stats",
 // a line per connection and operation (BIND, SRCH, ...).
 func (s *Server) Output() string { return s.out.String() }
