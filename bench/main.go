@@ -71,7 +71,7 @@ func parseFlags() (config, error) {
 	var stock bool
 	flag.StringVar(&c.bin, "bin", "bin", "directory holding the built auth and registry")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "Markdown file to write the results into (\"\" for none)")
-	flag.StringVar(&rows, "rows", "1,2,3,4,5,6,7,8,9,10,11,12", "rows to run (12: S3 storage, issue 7)")
+	flag.StringVar(&rows, "rows", "1,2,3,4,5,6,7,8,9,10,11,12,13,14", "rows to run (12: S3 storage, issue 7; 13: pull-through cache, issue 14; 14: ldap_auth, issue 15)")
 	flag.StringVar(&c.perfDir, "perf", "", "record perf(1) profiles of the servers per row into this directory")
 	flag.StringVar(&c.tmp, "tmp", "", "parent of the scratch directory (default $TMPDIR); the disk measured")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory (logs, stores)")
@@ -168,6 +168,8 @@ var rowList = []row{
 	{"10", (*bench).rowGC},
 	{"11", (*bench).rowDocker},
 	{"12", (*bench).rowS3},
+	{"13", (*bench).rowProxy},
+	{"14", (*bench).rowLDAP},
 }
 
 func run() int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -27,25 +26,7 @@ const manifestAccept = "application/vnd.docker.distribution.manifest.v2+json, ap
 func pushImage(c *regClient, repo, tag string, seed uint64) (digest.Digest, error) {
 	layer := make([]byte, 4096)
 	fillRandom(layer, seed)
-	config := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}`, digest.FromBytes(layer)))
-	desc := func(mt string, b []byte) map[string]any {
-		return map[string]any{"mediaType": mt, "digest": digest.FromBytes(b), "size": len(b)}
-	}
-	for _, blob := range [][]byte{config, layer} {
-		if _, err := c.pushMonolithic(repo, blob, digest.FromBytes(blob)); err != nil {
-			return "", err
-		}
-	}
-	m, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     ociManifest,
-		"config":        desc("application/vnd.oci.image.config.v1+json", config),
-		"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar", layer)},
-	})
-	if err := c.putManifest(repo, tag, ociManifest, m); err != nil {
-		return "", err
-	}
-	return digest.FromBytes(m), nil
+	return pushImageLayer(c, repo, tag, layer)
 }
 
 // rowManifests is row 3: HEAD and GET of a manifest by tag with a bearer
