@@ -105,7 +105,7 @@ func (b *bench) rowProxy() ([]result, error) {
 			store = append(store, mbps(int64(size), el))
 			return err
 		}}
-		if err := rotated(steps, i); err != nil {
+		if err := inTurn(steps, i); err != nil {
 			return nil, err
 		}
 		// As row 1 does after each push: what the cache wrote leaves the
@@ -125,7 +125,7 @@ func (b *bench) rowProxy() ([]result, error) {
 	}
 	for i := range b.cfg.reps {
 		tag := fmt.Sprintf("r%d", i)
-		if err := rotated([]func() error{pull(&cached, cacheC, tag), pull(&plain, upC, tag)}, i); err != nil {
+		if err := inTurn([]func() error{pull(&cached, cacheC, tag), pull(&plain, upC, tag)}, i); err != nil {
 			return nil, err
 		}
 	}
@@ -183,9 +183,9 @@ func pullImage(c *regClient, repo, tag string, buf []byte) (float64, error) {
 	return mbps(total, time.Since(start)), nil
 }
 
-// rotated runs steps starting with step i (mod their number), so that
+// inTurn runs steps starting with step i (mod their number), so that
 // each goes first in turn over the rounds.
-func rotated(steps []func() error, i int) error {
+func inTurn(steps []func() error, i int) error {
 	for k := range steps {
 		if err := steps[(i+k)%len(steps)](); err != nil {
 			return err
