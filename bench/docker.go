@@ -181,7 +181,7 @@ func (s *dockerStack) buildImages() error {
 		return err
 	}
 	files := map[string]string{
-		"auth": "bin/auth", "registry": "bin/registry", "healthcheck": "bin/healthcheck",
+		"auth": "bin/auth", "registry": "bin/registry", "htpasswd": "bin/htpasswd", "healthcheck": "bin/healthcheck",
 		"passwd": "deploy/compose/image/passwd", "group": "deploy/compose/image/group",
 		"config.yml": "deploy/compose/image/config.yml", "Dockerfile": "deploy/compose/Dockerfile.scratch",
 	}
