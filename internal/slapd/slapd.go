@@ -6,7 +6,6 @@
 package slapd
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -15,9 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/syncbuf"
 )
 
 // InstallHint is how to get the OpenLDAP server and its tools.
@@ -40,7 +40,7 @@ type Server struct {
 	bin    string
 	conf   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 }
 
@@ -143,7 +143,7 @@ access to * by users read by anonymous auth
 // accept connections. Use it after Stop to bring the same directory back.
 func (s *Server) Start() error {
 	urls := fmt.Sprintf("ldap://%s/ ldaps://%s/", s.Addr(), s.TLSAddr())
-	s.out = &syncBuffer{}
+	s.out = &syncbuf.Buffer{}
 	// -d keeps slapd in the foreground; 256 ("stats") logs one line per
 	// operation, which tests count.
 	s.cmd = exec.Command(s.bin, "-d", "256", "-f", s.conf, "-h", urls)
@@ -165,12 +165,12 @@ func (s *Server) Start() error {
 			}
 			select {
 			case <-exited:
-				return fmt.Errorf("slapd exited before listening on %s:\n%s", addr, tail(s.out.String(), 40))
+				return fmt.Errorf("slapd exited before listening on %s:\n%s", addr, syncbuf.Tail(s.out.String(), 40))
 			default:
 			}
 			if time.Now().After(deadline) {
 				s.Stop()
-				return fmt.Errorf("slapd did not listen on %s: %v\n%s", addr, err, tail(s.out.String(), 40))
+				return fmt.Errorf("slapd did not listen on %s: %v\n%s", addr, err, syncbuf.Tail(s.out.String(), 40))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -229,31 +229,4 @@ func freePorts(n int) ([]int, error) {
 		return nil, errors.New("no free ports")
 	}
 	return ports, nil
-}
-
-// syncBuffer collects slapd's output, written from two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,10 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/syncbuf"
 )
 
 // ModuleDir returns the root directory of the module the tests run in, so
@@ -54,6 +54,24 @@ func BuildIn(root, dir string, pkgs ...string) error {
 		}
 	}
 	return nil
+}
+
+// WithBuilt builds pkgs (as Build does) into a fresh temporary directory,
+// calls run with it and removes the directory: the TestMain of a suite that
+// drives the built commands. A failed build is reported on stderr, prefixed
+// with suite, and gives exit status 1.
+func WithBuilt(suite string, run func(dir string) int, pkgs ...string) int {
+	dir, err := os.MkdirTemp("", "wharf-"+suite+"-bin-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := Build(dir, pkgs...); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
+		return 1
+	}
+	return run(dir)
 }
 
 // Spec says how to start one program on a loopback port the kit picks. Args
@@ -260,33 +278,10 @@ func FreePort(t testing.TB) int {
 
 // SyncBuffer collects output written from several goroutines at once (a
 // process's two pipes, a server's log handler).
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type SyncBuffer = syncbuf.Buffer
 
 // Tail returns the last n lines of s, saying how many came before.
-func Tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{fmt.Sprintf("[... %d earlier lines ...]", len(lines)-n)}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
-}
+func Tail(s string, n int) string { return syncbuf.Tail(s, n) }
 
 // WriteFile writes data to dir/name, creating directories, and returns the
 // path.

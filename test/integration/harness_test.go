@@ -2,7 +2,6 @@ package integration
 
 import (
 	"crypto/tls"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,20 +24,12 @@ func TestMain(m *testing.M) {
 // buildAndRun compiles cmd/auth and cmd/registry into a temporary directory,
 // runs the tests and removes the binaries.
 func buildAndRun(m *testing.M) int {
-	var err error
-	binDir, err = os.MkdirTemp("", "wharf-integration-bin-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(binDir)
-	authBin = filepath.Join(binDir, "auth")
-	registryBin = filepath.Join(binDir, "registry")
-	if err := testkit.Build(binDir, "./cmd/auth", "./cmd/registry"); err != nil {
-		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
-		return 1
-	}
-	return m.Run()
+	return testkit.WithBuilt("integration", func(dir string) int {
+		binDir = dir
+		authBin = filepath.Join(dir, "auth")
+		registryBin = filepath.Join(dir, "registry")
+		return m.Run()
+	}, "./cmd/auth", "./cmd/registry")
 }
 
 // server describes how to start one of the programs on a port chosen by the

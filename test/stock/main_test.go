@@ -1,7 +1,6 @@
 package stock
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,17 +19,9 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "wharf-stock-bin-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stock: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	authBin = filepath.Join(dir, "auth")
-	registryBin = filepath.Join(dir, "registry")
-	if err := testkit.Build(dir, "./cmd/auth", "./cmd/registry"); err != nil {
-		fmt.Fprintf(os.Stderr, "stock: %v\n", err)
-		return 1
-	}
-	return m.Run()
+	return testkit.WithBuilt("stock", func(dir string) int {
+		authBin = filepath.Join(dir, "auth")
+		registryBin = filepath.Join(dir, "registry")
+		return m.Run()
+	}, "./cmd/auth", "./cmd/registry")
 }
