@@ -99,8 +99,19 @@ func TestFullDiskFailsPushesCleanlyAndKeepsServingReads(t *testing.T) {
 		if got := p.waitForLog(t, "storage is full", "storage unhealthy"); got != "storage is full" {
 			t.Errorf("the health check turned the API off: it logged %q", got)
 		}
-		if resp, body := do(t, p.URL, request{method: "GET", path: "/healthz"}); resp.StatusCode != http.StatusServiceUnavailable || errorCode(body) != "UNAVAILABLE" {
-			t.Errorf("/healthz on a full disk: %d %s, want 503 UNAVAILABLE", resp.StatusCode, body)
+		// /healthz serves the periodic check (every 20 ms): wait for one
+		// that ran on the full disk, topping it up meanwhile. The deadline
+		// only guards against a hang.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			resp, body := do(t, p.URL, request{method: "GET", path: "/healthz"})
+			if resp.StatusCode == http.StatusServiceUnavailable && errorCode(body) == "UNAVAILABLE" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("/healthz on a full disk: %d %s, want 503 UNAVAILABLE", resp.StatusCode, body)
+				break
+			}
+			fillDisk(t, root)
 		}
 		if resp, got := do(t, p.URL, request{method: "GET", path: "/v2/" + repo + "/manifests/small"}); resp.StatusCode != 200 || !bytes.Equal(got, small) {
 			t.Errorf("GET manifest: %d %.200s", resp.StatusCode, got)
@@ -139,23 +150,40 @@ func TestFullDiskFailsPushesCleanlyAndKeepsServingReads(t *testing.T) {
 	checkBlobFiles(t, root)
 }
 
-// fillDisk writes a file in dir until the file system is full and returns
-// its path.
+// fillDisk appends to a file in dir until the file system is full and
+// returns its path; called again, it tops the file up. The registry's health
+// probe writes and removes a small file every 20 ms: a probe in flight while
+// the disk filled gives its page back afterwards, and that one page would let
+// every later probe and small write pass. So it tops up until two rounds a
+// few probes apart find nothing more to take.
 func fillDisk(t *testing.T, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling %s: %v", dir, err)
+	topUp := func() (blocks int) {
+		for {
+			if _, err := f.Write(buf); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("filling %s: %v", dir, err)
+				}
+				return blocks
 			}
-			return path
+			blocks++
 		}
 	}
+	topUp()
+	for quiet := 0; quiet < 2; {
+		time.Sleep(50 * time.Millisecond)
+		if topUp() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return path
 }
