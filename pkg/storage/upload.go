@@ -158,34 +158,6 @@ func (u *Upload) Append(ctx context.Context, offset int64, r io.Reader) (int64, 
 	return u.size, nil
 }
 
-// copyHashing copies r into w with a 1 MiB buffer and hashes exactly the
-// bytes w accepted, so the hash state always matches the data on disk.
-// Only io.EOF ends the copy cleanly; io.ErrUnexpectedEOF from r (net/http's
-// report of a body shorter than its Content-Length) is an error.
-func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) error {
-	buf := getBuf()
-	defer putBuf(buf)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, rerr := readFull(r, *buf)
-		if n > 0 {
-			wn, werr := w.Write((*buf)[:n])
-			h.Write((*buf)[:wn])
-			if werr != nil {
-				return werr
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-}
-
 // readFull fills buf from r as io.ReadFull does, except that the end of r
 // is io.EOF whether or not buf was partly filled: io.ReadFull's own
 // io.ErrUnexpectedEOF for a short last read would hide r's.
