@@ -16,7 +16,16 @@ type comparison struct {
 	peers     map[string]float64
 	// want is the ratio to registry:3 the issue asks for (0: reported).
 	want float64
-	note string
+	// wantZot is the ratio to every zot peer in the run (0: none asked);
+	// without a zot peer the row is judged on registry:3 alone.
+	wantZot float64
+	note    string
+}
+
+// zotToo adds the ratio every zot peer in the run must be beaten by.
+func (c *comparison) zotToo(want float64) *comparison {
+	c.wantZot = want
+	return c
 }
 
 // peerCompare starts a comparison of our figure with each peer's.
@@ -24,21 +33,34 @@ func (b *bench) peerCompare(row, what, unit string, ours float64, want float64) 
 	return &comparison{row: row, what: what, ours: ours, unit: unit, want: want, peers: map[string]float64{}}
 }
 
-// verdict judges the ratio to registry:3, when the row has a target.
+// verdict judges the ratio to registry:3, when the row has a target, and
+// to every zot peer measured, when the row asks for that too.
 func (c *comparison) verdict(peers []*peer) verdict {
 	if c.want == 0 {
 		return reported
 	}
+	res := skipped
 	for _, p := range peers {
 		if p.isStockV3() {
 			v, ok := c.peers[p.name]
 			if !ok || v <= 0 {
 				return skipped
 			}
-			return judge(c.ours >= c.want*v)
+			res = judge(c.ours >= c.want*v)
 		}
 	}
-	return skipped
+	if res == skipped || c.wantZot == 0 {
+		return res
+	}
+	for _, p := range peers {
+		if p.kind != kindZot || p.missing != "" {
+			continue
+		}
+		if v, ok := c.peers[p.name]; ok && v > 0 && c.ours < c.wantZot*v {
+			return notMet
+		}
+	}
+	return res
 }
 
 // target renders the row's goal.
@@ -46,7 +68,11 @@ func (c *comparison) target() string {
 	if c.want == 0 {
 		return "reported"
 	}
-	return fmt.Sprintf("≥ %.1f× registry:3", c.want)
+	t := fmt.Sprintf("≥ %.1f× registry:3", c.want)
+	if c.wantZot > 0 {
+		t += fmt.Sprintf(", ≥ %.1f× zot when measured", c.wantZot)
+	}
+	return t
 }
 
 // fmtRate renders a rate in its unit.

@@ -177,7 +177,7 @@ func writeMarkdown(file string, b *bench, m machine, total time.Duration) error 
 	writeTable(&w, b.results)
 	fmt.Fprintf(&w, "\nMB/s is 10^6 bytes per second; MiB is 2^20 bytes. Each figure sits beside a limit measured in the same run, minutes apart at most: absolute figures drift on a shared machine, the ratios much less.\n\n")
 	if len(b.comparisons) > 0 {
-		fmt.Fprintf(&w, "## Side by side with other registries\n\nOurs beside each peer, measured in the same run on the same disk with the same blob, the order rotated in every round; the ratio is ours divided by the peer's. Targets are ratios to registry:3.\n\n")
+		fmt.Fprintf(&w, "## Side by side with other registries\n\nOurs beside each peer, measured in the same run on the same disk with the same blob, the order rotated in every round; the ratio is ours divided by the peer's. Targets are ratios to registry:3 and, for pushes and pulls, to zot when it is measured (`-peer zot=PATH,kind=zot`: zot is on no package registry, so it runs only where someone built it).\n\n")
 		writeCompareTable(&w, b.comparisons, b.peers)
 		fmt.Fprintln(&w)
 		writeCompareNotes(&w, b.comparisons, b.peers)
