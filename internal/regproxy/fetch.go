@@ -106,10 +106,11 @@ func (p *Proxy) fetchBlob(w http.ResponseWriter, r *http.Request, u *upstream, n
 	return nil
 }
 
-// relayBufSize is the size of the buffers a blob is relayed in: big enough
-// for few syscalls per MiB, small enough that the storer's queue
-// (storerQueue of them) keeps a fetch's memory at a few MiB.
-const relayBufSize = 1 << 20
+// relayBufSize is the size of the buffers a blob is relayed in. Bigger
+// buffers make fewer syscalls and fewer disk requests: the cache's CPU per
+// MiB of a cold pull (make bench, row 13) was 2.1-2.6 ms with 256 KiB,
+// 1.8-1.9 ms with 1 MiB, 1.45-1.5 ms with 2 MiB and 4 MiB buffers.
+const relayBufSize = 2 << 20
 
 // relay copies body to the client and the storer, one buffer at a time:
 // each buffer is read once, written to the client and handed to the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 
@@ -15,12 +16,21 @@ import (
 // storerQueue is how many relayed buffers may wait for the storer. The
 // queue absorbs the disk's and the hash's hiccups without holding the
 // client back; when it is full the relay waits (the client is then
-// bounded by storing), so memory stays bounded: a few buffers per fetch,
-// never a whole blob.
-const storerQueue = 4
+// bounded by storing), so memory stays bounded: a fetch holds at most
+// storerQueue+2 buffers (8 MiB), never a whole blob.
+const storerQueue = 2
 
-// relayBufs holds the relay's buffers between fetches.
-var relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBufSize); return &b }}
+// relayBufs holds the relay's buffers between fetches. They start on a
+// page boundary: the store writes them around the page cache (O_DIRECT),
+// which needs aligned memory.
+var relayBufs = sync.Pool{New: func() any {
+	b := make([]byte, relayBufSize+pageSize)
+	off := (pageSize - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%pageSize)) % pageSize
+	b = b[off : off+relayBufSize : off+relayBufSize]
+	return &b
+}}
+
+const pageSize = 4096
 
 func getRelayBuf() []byte { return *relayBufs.Get().(*[]byte) }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 
@@ -19,16 +18,7 @@ import (
 // fewer syscalls, and the pool keeps them from being allocated per request.
 const copyBufferSize = 1 << 20
 
-// The buffers start on a page boundary, as O_DIRECT writes need
-// (filesystem_direct_linux.go).
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, copyBufferSize+pageSize)
-	off := pageSize - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%pageSize)
-	b = b[off%pageSize:][:copyBufferSize:copyBufferSize]
-	return &b
-}}
-
-const pageSize = 4096
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
