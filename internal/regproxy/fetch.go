@@ -17,12 +17,13 @@ var errBroken = errors.New("blob fetch failed after the response started")
 
 // fetchBlob streams blob d from the upstream to the client and, through a
 // writer of its own (storer), into the store. The client's stream is
-// bounded by the upstream, not by our disk: the digest is computed over
-// the bytes as the client gets them, and its last byte goes out as soon as
-// the digest matches, before the stored copy is fsynced and committed.
-// That commit then finishes in the background and calls land; it fails
-// closed on its own (the store verifies the digest again), and a failure
-// only means no cache entry, logged and counted.
+// bounded by the upstream, not by our disk: the store's writer hashes the
+// very buffers the client was sent, and the client's last byte goes out
+// as soon as that digest matches, before the stored copy is fsynced and
+// committed. The commit then finishes in the background and calls land;
+// it fails closed on its own (Commit checks the session's saved hash
+// state against d, as for any upload), and a failure only means no cache
+// entry, logged and counted.
 //
 // The fetch runs on when the client goes away, since followers are
 // waiting for it; only the client's copy stops.
