@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
 	"github.com/wharf-registry/wharf/internal/regproxy"
+	"github.com/wharf-registry/wharf/internal/testkit"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
 
@@ -151,5 +155,68 @@ func TestTagDeletedUpstreamGoesAfterItsTTL(t *testing.T) {
 	wantError(t, err, http.StatusNotFound, regproxy.CodeManifestUnknown, up.URL)
 	if _, _, err := store.TagTime(ctx, "up/app", "1"); !errors.Is(err, storage.ErrManifestUnknown) {
 		t.Errorf("the tag the upstream deleted is still cached: %v", err)
+	}
+}
+
+// A blob whose stored copy cannot be committed is still served whole to
+// its client, whose bytes were verified on the way; it is not cached, the
+// failure is counted, and the next pull fetches it again.
+func TestBlobThatCannotBeStoredIsServedButNotCached(t *testing.T) {
+	blob := strings.Repeat("verified bytes, not cached ", 100_000)
+	sum := sha256.Sum256([]byte(blob))
+	d := digest.Digest("sha256:" + hex.EncodeToString(sum[:]))
+	var gets atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+		_, _ = io.WriteString(w, blob)
+	}))
+	t.Cleanup(up.Close)
+	ttl := regconfig.D(time.Hour)
+	root := ""
+	_, store, cache := newRegistry(t, func(cfg *regconfig.Config) {
+		root = cfg.Storage.Filesystem.RootDirectory
+		cfg.Proxies = []regconfig.ProxyEntry{{Prefix: "up", Proxy: regconfig.Proxy{RemoteURL: up.URL, TTL: &ttl}}}
+	})
+	// A file where the blob's directory should go: the commit's rename
+	// into blobs/ fails.
+	blocker := filepath.Join(root, "docker/registry/v2/blobs/sha256", d.Encoded()[:2])
+	if err := os.MkdirAll(filepath.Dir(blocker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 1; i <= 2; i++ {
+		resp, err := http.Get("http://" + cache + "/v2/up/app/blobs/" + d.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || string(got) != blob {
+			t.Fatalf("pull %d: status %d, %d bytes, %v; want the blob", i, resp.StatusCode, len(got), err)
+		}
+		// The commit ends after the response: wait for its verdict.
+		waitFor(t, func() bool {
+			return testkit.Metric(t, "http://"+cache+"/metrics", "registry_proxy_store_errors_total") == float64(i)
+		})
+		if _, err := store.StatBlob(context.Background(), "up/app", d); !errors.Is(err, storage.ErrBlobUnknown) {
+			t.Fatalf("pull %d: a blob that could not be committed is in the cache: %v", i, err)
+		}
+	}
+	if n := gets.Load(); n != 2 {
+		t.Errorf("upstream GETs = %d, want 2: nothing was cached", n)
+	}
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20 s")
+		}
 	}
 }

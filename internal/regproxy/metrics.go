@@ -16,6 +16,9 @@ type metrics struct {
 	bytes  *prometheus.CounterVec
 	errors *prometheus.CounterVec
 	stale  *prometheus.CounterVec
+	// storeErrors counts blobs served to their first client but not
+	// cached: writing, verifying or committing the stored copy failed.
+	storeErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,9 +44,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: ns, Subsystem: sub, Name: "stale_total",
 			Help: "Cached tags served past their TTL because the upstream could not confirm them.",
 		}, []string{"upstream"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "store_errors_total",
+			Help: "Blobs streamed to a client whose stored copy could not be committed (not cached).",
+		}, []string{"upstream"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.hits, m.misses, m.bytes, m.errors, m.stale)
+		reg.MustRegister(m.hits, m.misses, m.bytes, m.errors, m.stale, m.storeErrors)
 	}
 	return m
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wharf-registry/wharf/internal/regconfig"
 	"github.com/wharf-registry/wharf/pkg/manifest"
@@ -52,6 +53,10 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // blob fetches in progress (blobs.go)
+
+	// manifestFlights are the upstream exchanges for manifests in
+	// progress, by repository and reference.
+	manifestFlights singleflight.Group
 }
 
 // New returns the cache for the configured upstreams over store,
@@ -86,33 +91,78 @@ func (p *Proxy) upstreamOf(name string) *upstream {
 }
 
 // Manifest returns manifest ref (a tag or a digest) of the proxied
-// repository name, from the cache or the upstream.
+// repository name, from the cache or the upstream. However many clients
+// ask at once for a manifest that needs the upstream (not cached, or a tag
+// past its TTL), one upstream exchange answers them all; it is detached
+// from the client who started it, since the others wait for it.
 func (p *Proxy) Manifest(ctx context.Context, name, ref string) (storage.Manifest, error) {
 	u := p.upstreamOf(name)
 	if u == nil {
 		return p.store.GetManifest(ctx, name, ref)
 	}
+	if m, ok, err := p.cachedManifest(ctx, u, name, ref); ok || err != nil {
+		return m, err
+	}
+	ch := p.manifestFlights.DoChan(name+"\x00"+ref, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		// A flight for ref may have ended between our look and this one.
+		if m, ok, err := p.cachedManifest(ctx, u, name, ref); ok || err != nil {
+			return m, err
+		}
+		return p.refresh(ctx, u, name, ref)
+	})
+	select {
+	case r := <-ch:
+		m, _ := r.Val.(storage.Manifest)
+		return m, r.Err
+	case <-ctx.Done():
+		return storage.Manifest{}, ctx.Err()
+	}
+}
+
+// cachedManifest returns ref from the cache when the upstream need not be
+// asked: a digest that is cached, a tag within its TTL. ok is false when
+// the upstream must be asked.
+func (p *Proxy) cachedManifest(ctx context.Context, u *upstream, name, ref string) (m storage.Manifest, ok bool, err error) {
 	if reference.IsDigest(ref) {
 		// Content-addressed: what is cached is right for good.
 		m, err := p.store.GetManifest(ctx, name, ref)
-		if !errors.Is(err, storage.ErrManifestUnknown) {
-			p.metrics.count(u, "manifest", err == nil)
-			return m, err
+		if errors.Is(err, storage.ErrManifestUnknown) {
+			return storage.Manifest{}, false, nil
 		}
+		if err == nil {
+			p.metrics.count(u, "manifest", true)
+		}
+		return m, err == nil, err
+	}
+	d, at, err := p.store.TagTime(ctx, name, ref)
+	switch {
+	case errors.Is(err, storage.ErrManifestUnknown):
+		return storage.Manifest{}, false, nil
+	case err != nil:
+		return storage.Manifest{}, false, err
+	case u.ttl > 0 && p.now().Sub(at) < u.ttl:
+		p.metrics.count(u, "manifest", true)
+		m, err := p.store.GetManifest(ctx, name, d.String())
+		return m, err == nil, err
+	}
+	return storage.Manifest{}, false, nil
+}
+
+// refresh asks the upstream for ref: a GET for what is not cached, a HEAD
+// to revalidate a tag past its TTL.
+func (p *Proxy) refresh(ctx context.Context, u *upstream, name, ref string) (storage.Manifest, error) {
+	if reference.IsDigest(ref) {
 		p.metrics.count(u, "manifest", false)
 		return p.fetchManifest(ctx, u, name, ref)
 	}
-	d, at, err := p.store.TagTime(ctx, name, ref)
+	d, _, err := p.store.TagTime(ctx, name, ref)
 	if errors.Is(err, storage.ErrManifestUnknown) {
 		p.metrics.count(u, "manifest", false)
 		return p.fetchManifest(ctx, u, name, ref)
 	}
 	if err != nil {
 		return storage.Manifest{}, err
-	}
-	if u.ttl > 0 && p.now().Sub(at) < u.ttl {
-		p.metrics.count(u, "manifest", true)
-		return p.store.GetManifest(ctx, name, d.String())
 	}
 	return p.revalidate(ctx, u, name, ref, d)
 }

@@ -111,47 +111,91 @@ func (s *Store) uploadSize(ctx context.Context, repo, id string) (int64, error) 
 // a body shorter than announced, a client gone), nothing of it is kept and
 // the old size is returned with the error, so the client resumes there.
 func (u *Upload) Append(ctx context.Context, offset int64, r io.Reader) (int64, error) {
-	s := u.s
-	if err := s.writable(); err != nil {
+	a, err := u.openAppend(ctx, offset, u.s.d.Writer)
+	if err != nil {
 		return u.size, err
 	}
+	if err := copyHashing(ctx, a.w, a.h, r); err != nil {
+		return u.size, a.discard(ctx, err)
+	}
+	return a.finish(ctx)
+}
+
+// appender is one Append in progress: the session locked, its data file
+// open at the end, the hash positioned there.
+type appender struct {
+	u      *Upload
+	w      FileWriter
+	h      hash.Hash // sha256 of the data, what the saved hash state holds
+	cur    int64     // the size before this append
+	unlock func()
+}
+
+// openAppend locks the session and opens its data file at offset, which
+// must be the session's size, with open (the driver's Writer or another).
+func (u *Upload) openAppend(ctx context.Context, offset int64, open func(context.Context, string, bool) (FileWriter, error)) (*appender, error) {
+	s := u.s
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	unlock := s.uploadLocks.lock(u.id)
-	defer unlock()
+	a, err := u.openLocked(ctx, offset, open)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	a.unlock = unlock
+	return a, nil
+}
+
+func (u *Upload) openLocked(ctx context.Context, offset int64, open func(context.Context, string, bool) (FileWriter, error)) (*appender, error) {
+	s := u.s
 	if _, err := s.uploadStartedAt(ctx, u.repo, u.id); err != nil {
-		return u.size, err
+		return nil, err
 	}
 	cur, err := s.uploadSize(ctx, u.repo, u.id)
 	if err != nil {
-		return u.size, err
+		return nil, err
 	}
 	u.size = cur
 	if offset != cur {
-		return cur, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, offset, cur)
+		return nil, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, offset, cur)
 	}
 	h, err := s.sha256State(ctx, u.repo, u.id, cur)
 	if err != nil {
-		return cur, err
+		return nil, err
 	}
-	w, err := s.d.Writer(ctx, uploadDataPath(u.repo, u.id), true)
+	w, err := open(ctx, uploadDataPath(u.repo, u.id), true)
 	if err != nil {
-		return cur, err
+		return nil, err
 	}
 	if w.Size() != cur {
 		w.Close()
-		return cur, fmt.Errorf("%w: upload changed underneath (%d != %d bytes)", ErrRangeInvalid, w.Size(), cur)
+		return nil, fmt.Errorf("%w: upload changed underneath (%d != %d bytes)", ErrRangeInvalid, w.Size(), cur)
 	}
-	if err := copyHashing(ctx, w, h, r); err != nil {
-		if derr := w.Discard(context.WithoutCancel(ctx)); derr != nil {
-			return cur, fmt.Errorf("%w (dropping the partial chunk: %v)", err, derr)
-		}
-		return cur, err
+	return &appender{u: u, w: w, h: h, cur: cur}, nil
+}
+
+// discard drops what this append wrote and returns err (with the discard's
+// own failure, if any).
+func (a *appender) discard(ctx context.Context, err error) error {
+	defer a.unlock()
+	if derr := a.w.Discard(context.WithoutCancel(ctx)); derr != nil {
+		return fmt.Errorf("%w (dropping the partial chunk: %v)", err, derr)
 	}
-	if err := w.Commit(ctx); err != nil {
-		return cur, err
+	return err
+}
+
+// finish makes the data durable, saves the hash state and unlocks.
+func (a *appender) finish(ctx context.Context) (int64, error) {
+	defer a.unlock()
+	u, s := a.u, a.u.s
+	if err := a.w.Commit(ctx); err != nil {
+		return a.cur, err
 	}
-	u.size = w.Size()
-	if u.size != cur {
-		if err := s.saveHashState(ctx, u.repo, u.id, h, cur, u.size); err != nil {
+	u.size = a.w.Size()
+	if u.size != a.cur {
+		if err := s.saveHashState(ctx, u.repo, u.id, a.h, a.cur, u.size); err != nil {
 			s.log.Warn("storage: saving upload hash state", "upload", u.id, "err", err)
 		}
 	}

@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -102,32 +99,7 @@ func pullIndex(t *testing.T, c client, refText string, want v1.ImageIndex) {
 // every label="value" pair given, from the cache's /metrics; 0 if absent.
 func metric(t *testing.T, cache *process, name string, labels ...string) float64 {
 	t.Helper()
-	resp, err := http.Get(cache.URL("http") + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		match := true
-		for _, l := range labels {
-			match = match && strings.Contains(line, l)
-		}
-		if !match {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		sum += v
-	}
-	return sum
+	return testkit.Metric(t, cache.URL("http")+"/metrics", name, labels...)
 }
 
 // proxiesSection is a proxies: list of prefix=upstream entries with ttl.

@@ -1,11 +1,7 @@
 package integration
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -159,92 +155,6 @@ func TestPullThroughCacheOutlivesItsUpstream(t *testing.T) {
 	}
 	if n := metric(t, cache, "registry_proxy_misses_total", `upstream="stock"`, `kind="manifest"`); n < 2 {
 		t.Errorf("registry_proxy_misses_total{upstream=stock,kind=manifest} = %v, want the first pull and the uncached one", n)
-	}
-}
-
-// 20 clients pulling one large blob at once make one upstream fetch, and
-// every client gets the right bytes. 64 MiB rather than the issue's 256:
-// six helpers share this machine's two cores and its page cache.
-func TestPullThroughCacheFetchesABlobOnceForConcurrentPulls(t *testing.T) {
-	t.Parallel()
-	const size, clients = 64 << 20, 20
-	ups := startUpstreams(t)
-	blob := make([]byte, size)
-	for i := range blob {
-		blob[i] = byte(i*7 + i>>13)
-	}
-	sum := sha256.Sum256(blob)
-	d := "sha256:" + hex.EncodeToString(sum[:])
-	putBlob(t, "http://"+ups.stockHost, "big", d, blob)
-	cache := startCache(t, proxiesSection("1h", "stock="+ups.stock.URL()))
-
-	url := cache.URL("http") + "/v2/stock/big/blobs/" + d
-	pull := func(url string) error {
-		resp, err := http.Get(url)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, resp.Body)
-		if err != nil {
-			return err
-		}
-		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); n != size || got != d {
-			return fmt.Errorf("got %d bytes, %s", n, got)
-		}
-		return nil
-	}
-	started := time.Now()
-	errs := testkit.AtOnce(clients, func(int) error { return pull(url) })
-	cold := time.Since(started)
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("client %d: %v", i, err)
-		}
-	}
-	if n := ups.stock.Counts()["GET blobs"]; n != 1 {
-		t.Errorf("upstream blob GETs = %d, want 1 (%v)", n, ups.stock.Counts())
-	}
-	// Figures for the notes, not assertions: this machine is shared.
-	timed := func(url string) time.Duration {
-		started := time.Now()
-		if err := pull(url); err != nil {
-			t.Errorf("pulling %s: %v", url, err)
-		}
-		return time.Since(started)
-	}
-	t.Logf("%d concurrent cold pulls of %d MiB: %v; one cached pull: %v; one pull straight from registry:3: %v",
-		clients, size>>20, cold, timed(url), timed("http://"+ups.stockHost+"/v2/big/blobs/"+d))
-}
-
-// putBlob uploads a blob in one monolithic POST+PUT, as a plain client.
-func putBlob(t *testing.T, base, repo, d string, data []byte) {
-	t.Helper()
-	resp, err := http.Post(base+"/v2/"+repo+"/blobs/uploads/", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("starting an upload: %d, %v", resp.StatusCode, err)
-	}
-	q := loc.Query()
-	q.Set("digest", d)
-	loc.RawQuery = q.Encode()
-	req, _ := http.NewRequest(http.MethodPut, loc.String(), bytes.NewReader(data))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("finishing the upload: %d", resp.StatusCode)
 	}
 }
 
