@@ -153,6 +153,9 @@ func (s *Store) PutBlob(ctx context.Context, repo string, d digest.Digest, r io.
 	if err := checkDigest(d); err != nil {
 		return Descriptor{}, err
 	}
+	if sw, ok := s.d.(StagedWriter); ok {
+		return s.putBlobStaged(ctx, sw, repo, d, r, size)
+	}
 	u, err := s.NewUpload(ctx, repo)
 	if err != nil {
 		return Descriptor{}, err

@@ -112,6 +112,18 @@ type ConditionalWriter interface {
 // the file changed since it was read, or exists when it should not.
 var ErrPreconditionFailed = errors.New("storage: precondition failed")
 
+// StagedWriter is implemented by drivers that can write a file straight to
+// its final path and make it visible only when the writer commits, in one
+// step; Discard, Cancel and Close leave the path as it was (S3: a
+// multipart upload to the final key, completed or aborted). Optional: with
+// it, PutBlob streams a blob whose digest the client announced into place
+// and commits only after verifying it, saving the move from the upload
+// session (a server-side copy on S3). A crash before the commit leaves
+// nothing under the path.
+type StagedWriter interface {
+	StagedWriter(ctx context.Context, path string) (FileWriter, error)
+}
+
 // URLer is implemented by drivers that can hand out a URL from which a
 // client reads a file directly, such as a presigned S3 GET. Optional; the
 // Store uses it for blob redirects only when Options.Redirect is set.
