@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Driver is the byte-level storage the Store is written against, in the shape
@@ -123,6 +125,22 @@ var ErrPreconditionFailed = errors.New("storage: precondition failed")
 type StagedWriter interface {
 	StagedWriter(ctx context.Context, path string) (FileWriter, error)
 }
+
+// VerifiedPutter is implemented by drivers whose storage checks content
+// against a sha256 named before the upload and stores nothing on mismatch
+// (S3's x-amz-checksum-sha256 on one PutObject). Optional: with it, PutBlob
+// streams a blob of announced size and sha256 digest to its data path in
+// one request. PutVerified returns ErrNotVerifiable, having read nothing of
+// r, when it cannot promise that for this digest, size or server; on a
+// mismatch it fails with ErrDigestInvalid (or ErrSizeInvalid for a body of
+// another length) and the path is as it was.
+type VerifiedPutter interface {
+	PutVerified(ctx context.Context, path string, r io.Reader, size int64, d digest.Digest) error
+}
+
+// ErrNotVerifiable is VerifiedPutter's answer when it cannot verify this
+// upload: the caller writes it another way.
+var ErrNotVerifiable = errors.New("storage: the driver cannot verify this upload")
 
 // URLer is implemented by drivers that can hand out a URL from which a
 // client reads a file directly, such as a presigned S3 GET. Optional; the

@@ -332,8 +332,9 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (Descriptor, error
 // publishBlob puts verified data into blobs/ with place (a move from the
 // session, or a staged writer's commit) and links it in repo, under the
 // blob's lock so garbage collection sees either no link or a fresh one.
-// When the blob is already there, drop (if set) is called instead of place.
-func (s *Store) publishBlob(ctx context.Context, repo string, d digest.Digest, size int64, place func() error, drop func()) error {
+// When the blob is already there, drop (if set) is called instead of place,
+// and its error stops the publication.
+func (s *Store) publishBlob(ctx context.Context, repo string, d digest.Digest, size int64, place, drop func() error) error {
 	unlock := s.blobLocks.lock(d.String())
 	defer unlock()
 	dst := blobDataPath(d)
@@ -343,7 +344,9 @@ func (s *Store) publishBlob(ctx context.Context, repo string, d digest.Digest, s
 		// Same digest, same size: the content is already there. Refresh
 		// its mtime so a running garbage collection keeps it.
 		if drop != nil {
-			drop()
+			if err := drop(); err != nil {
+				return err
+			}
 		}
 		if err := s.touch(ctx, dst); err != nil {
 			return err

@@ -49,6 +49,8 @@ type Driver struct {
 	pageSize int32
 	// budget bounds the part buffers of all uploads (parts.go).
 	budget partBudget
+	// probe records whether the server refuses a wrong checksum (verified.go).
+	probe checksumProbe
 }
 
 var (
