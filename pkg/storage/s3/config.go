@@ -72,7 +72,7 @@ type Config struct {
 	StorageClass string `yaml:"storageclass"`
 	// ChunkSize is the part size of blob uploads, at least 5 MiB. Each
 	// open writer buffers up to 5 chunks in memory (4 uploading, 1
-	// filling); beyond 2 per writer they come from a budget of 32 MiB per
+	// filling); beyond the first they come from a budget of 32 MiB per
 	// driver (parts.go).
 	ChunkSize int64 `yaml:"chunksize"`
 	// MultipartCopyChunkSize, MultipartCopyMaxConcurrency and

@@ -12,10 +12,12 @@ import (
 const partsInFlight = 4
 
 // sharedPartBytes bounds, per driver, the part buffers uploads hold beyond
-// their first two (one filling, one uploading). An upload holds at most
-// partsInFlight+1 buffers of its chunk size, 50 MiB with registry:2's
-// 10 MiB; the driver's uploads together hold at most 2 buffers each plus
-// sharedPartBytes: 8 concurrent uploads of 10 MiB parts, 8 × 20 + 32 MiB.
+// their first (the one filling). An upload holds at most partsInFlight+1
+// buffers of its chunk size, 50 MiB with registry:2's 10 MiB; the driver's
+// uploads together hold at most one buffer each plus sharedPartBytes: 8
+// concurrent uploads of 10 MiB parts at most 8 × 10 + 32 MiB, less than
+// the 8 × 20 MiB of double buffering. A lone upload gets the whole budget;
+// many share it, and one that finds it spent uploads a part at a time.
 const sharedPartBytes = 32 << 20
 
 // partBudget is the driver's account of sharedPartBytes. It never blocks:
@@ -85,8 +87,8 @@ func (q *partQueue) next() int32 {
 }
 
 // send starts uploading data as part num and returns an empty buffer of
-// capacity chunk for the next bytes: a spare one, a new one while this
-// upload has fewer than two or the driver's budget allows, else that of
+// capacity chunk for the next bytes: a spare one, a new one while the
+// driver's budget allows, else that of
 // the oldest part once it is done. At most partsInFlight parts upload while
 // the next fills.
 func (q *partQueue) send(num int32, data []byte, chunk int64) ([]byte, error) {
@@ -107,10 +109,6 @@ func (q *partQueue) send(num int32, data []byte, chunk int64) ([]byte, error) {
 	for {
 		if b := q.takeSpare(chunk); b != nil {
 			return b, nil
-		}
-		if q.held < 2 {
-			q.held++
-			return make([]byte, 0, chunk), nil
 		}
 		if q.d.budget.take(chunk) {
 			q.held++
