@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Driver is the byte-level storage the Store is written against, in the shape
@@ -111,6 +113,34 @@ type ConditionalWriter interface {
 // ErrPreconditionFailed is wrapped by ConditionalWriter writes that lost:
 // the file changed since it was read, or exists when it should not.
 var ErrPreconditionFailed = errors.New("storage: precondition failed")
+
+// StagedWriter is implemented by drivers that can write a file straight to
+// its final path and make it visible only when the writer commits, in one
+// step; Discard, Cancel and Close leave the path as it was (S3: a
+// multipart upload to the final key, completed or aborted). Optional: with
+// it, PutBlob streams a blob whose digest the client announced into place
+// and commits only after verifying it, saving the move from the upload
+// session (a server-side copy on S3). A crash before the commit leaves
+// nothing under the path.
+type StagedWriter interface {
+	StagedWriter(ctx context.Context, path string) (FileWriter, error)
+}
+
+// VerifiedPutter is implemented by drivers whose storage checks content
+// against a sha256 named before the upload and stores nothing on mismatch
+// (S3's x-amz-checksum-sha256 on one PutObject). Optional: with it, PutBlob
+// streams a blob of announced size and sha256 digest to its data path in
+// one request. PutVerified returns ErrNotVerifiable, having read nothing of
+// r, when it cannot promise that for this digest, size or server; on a
+// mismatch it fails with ErrDigestInvalid (or ErrSizeInvalid for a body of
+// another length) and the path is as it was.
+type VerifiedPutter interface {
+	PutVerified(ctx context.Context, path string, r io.Reader, size int64, d digest.Digest) error
+}
+
+// ErrNotVerifiable is VerifiedPutter's answer when it cannot verify this
+// upload: the caller writes it another way.
+var ErrNotVerifiable = errors.New("storage: the driver cannot verify this upload")
 
 // URLer is implemented by drivers that can hand out a URL from which a
 // client reads a file directly, such as a presigned S3 GET. Optional; the

@@ -336,7 +336,8 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (Descriptor, error
 		s.removeUpload(ctx, u.repo, u.id)
 		return Descriptor{}, fmt.Errorf("%w: content is %s, client said %s", ErrDigestInvalid, got, d)
 	}
-	if err := s.publishBlob(ctx, u.repo, d, size, uploadDataPath(u.repo, u.id)); err != nil {
+	move := func() error { return s.d.Move(ctx, uploadDataPath(u.repo, u.id), blobDataPath(d)) }
+	if err := s.publishBlob(ctx, u.repo, d, size, move, nil); err != nil {
 		return Descriptor{}, err
 	}
 	s.removeUpload(ctx, u.repo, u.id)
@@ -344,9 +345,12 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (Descriptor, error
 	return Descriptor{Digest: d, Size: size, MediaType: blobMediaType}, nil
 }
 
-// publishBlob moves verified data into blobs/ and links it in repo, under
-// the blob's lock so garbage collection sees either no link or a fresh one.
-func (s *Store) publishBlob(ctx context.Context, repo string, d digest.Digest, size int64, src string) error {
+// publishBlob puts verified data into blobs/ with place (a move from the
+// session, or a staged writer's commit) and links it in repo, under the
+// blob's lock so garbage collection sees either no link or a fresh one.
+// When the blob is already there, drop (if set) is called instead of place,
+// and its error stops the publication.
+func (s *Store) publishBlob(ctx context.Context, repo string, d digest.Digest, size int64, place, drop func() error) error {
 	unlock := s.blobLocks.lock(d.String())
 	defer unlock()
 	dst := blobDataPath(d)
@@ -355,11 +359,16 @@ func (s *Store) publishBlob(ctx context.Context, repo string, d digest.Digest, s
 	case err == nil && fi.Size == size:
 		// Same digest, same size: the content is already there. Refresh
 		// its mtime so a running garbage collection keeps it.
+		if drop != nil {
+			if err := drop(); err != nil {
+				return err
+			}
+		}
 		if err := s.touch(ctx, dst); err != nil {
 			return err
 		}
 	case err == nil || errors.Is(err, ErrPathNotFound):
-		if err := s.d.Move(ctx, src, dst); err != nil {
+		if err := place(); err != nil {
 			return err
 		}
 	default:

@@ -38,21 +38,7 @@ func BenchmarkThroughputThroughTheProxy(b *testing.B) {
 				content := randomBytes(seed, throughputSize)
 				return content, digest.FromBytes(content)
 			}
-			var last digest.Digest
-			b.Run("push-monolithic", func(b *testing.B) {
-				b.SetBytes(throughputSize)
-				for range b.N {
-					b.StopTimer()
-					content, d := fresh()
-					b.StartTimer()
-					resp, body := do(b, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/?digest="+d.String(), "",
-						bytes.NewReader(content), http.Header{"Content-Type": {"application/octet-stream"}})
-					if resp.StatusCode != http.StatusCreated {
-						b.Fatalf("push: %s %s", resp.Status, body)
-					}
-					last = d
-				}
-			})
+			last := benchPushMonolithic(b, base, repo, fresh)
 			b.Run("push-chunked-32MiB", func(b *testing.B) {
 				b.SetBytes(throughputSize)
 				const chunk = 32 << 20
@@ -84,4 +70,26 @@ func BenchmarkThroughputThroughTheProxy(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchPushMonolithic runs the sub-benchmark push-monolithic: per iteration
+// one POST with ?digest= of fresh content to base. It returns the digest of
+// the last blob pushed.
+func benchPushMonolithic(b *testing.B, base, repo string, fresh func() ([]byte, digest.Digest)) digest.Digest {
+	var last digest.Digest
+	b.Run("push-monolithic", func(b *testing.B) {
+		b.SetBytes(throughputSize)
+		for range b.N {
+			b.StopTimer()
+			content, d := fresh()
+			b.StartTimer()
+			resp, body := do(b, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/?digest="+d.String(), "",
+				bytes.NewReader(content), http.Header{"Content-Type": {"application/octet-stream"}})
+			if resp.StatusCode != http.StatusCreated {
+				b.Fatalf("push: %s %s", resp.Status, body)
+			}
+			last = d
+		}
+	})
+	return last
 }

@@ -71,7 +71,9 @@ type Config struct {
 	// "STANDARD" (every server's default).
 	StorageClass string `yaml:"storageclass"`
 	// ChunkSize is the part size of blob uploads, at least 5 MiB. Each
-	// open writer buffers up to two chunks in memory.
+	// open writer buffers up to 5 chunks in memory (4 uploading, 1
+	// filling); beyond the first they come from a budget of 32 MiB per
+	// driver (parts.go).
 	ChunkSize int64 `yaml:"chunksize"`
 	// MultipartCopyChunkSize, MultipartCopyMaxConcurrency and
 	// MultipartCopyThresholdSize shape server-side copies (Move): objects

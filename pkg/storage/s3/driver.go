@@ -47,6 +47,10 @@ type Driver struct {
 	// pageSize is the keys per listing page and per DeleteObjects batch:
 	// S3's maximum, 1000, except in tests that exercise paging.
 	pageSize int32
+	// budget bounds the part buffers of all uploads (parts.go).
+	budget partBudget
+	// probe records whether the server refuses a wrong checksum (verified.go).
+	probe checksumProbe
 }
 
 var (

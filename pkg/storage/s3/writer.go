@@ -15,8 +15,8 @@ import (
 // bucket has it, whichever process wrote it last (see head.go); otherwise
 // the file is emptied now.
 //
-// Memory is bounded by two chunks: one filling while the previous one
-// uploads as a part. Commit and Close both persist what was written (the
+// Memory: one chunk fills while up to partsInFlight earlier ones upload as
+// parts, within the driver's budget (see parts.go). Commit and Close both persist what was written (the
 // next head, or the whole file while it is under a chunk), so an upload
 // resumes from there; the upload is assembled into one object only when the
 // file is read or moved. Persisting fails with storage.ErrRangeInvalid (and
@@ -30,7 +30,7 @@ func (d *Driver) Writer(ctx context.Context, p string, appendMode bool) (storage
 	// A client that disconnects mid-chunk cancels ctx; what it sent is
 	// still persisted, so that it can resume.
 	wctx := context.WithoutCancel(ctx)
-	w := &writer{d: d, ctx: wctx, p: p, key: key, chunk: d.cfg.ChunkSize}
+	w := &writer{d: d, ctx: wctx, p: p, key: key, chunk: d.cfg.ChunkSize, q: newPartQueue(d, wctx, key)}
 	if !appendMode {
 		st, err := d.readState(wctx, p, key, 0)
 		if err != nil {
@@ -56,7 +56,8 @@ func (d *Driver) Writer(ctx context.Context, p string, appendMode bool) (storage
 	switch {
 	case !st.exists:
 	case st.head != nil:
-		w.uploadID, w.parts, w.partsSize = st.head.uploadID, st.head.parts, st.head.partsSize
+		w.uploadID, w.q.uploadID = st.head.uploadID, st.head.uploadID
+		w.q.parts, w.q.size = st.head.parts, st.head.partsSize
 		w.buf = st.head.tail
 	case st.data != nil:
 		w.buf = st.data
@@ -85,26 +86,14 @@ type writer struct {
 	ownUpload bool  // created by this writer: abort it if persisting fails
 	checked   bool  // the file was still as opened when we first uploaded a part
 	copyFrom  int64 // size of a plain file to copy into the first parts
-	parts     []part
-	partsSize int64
+	q         *partQueue
 
-	buf     []byte // bytes not yet in a part
-	spare   []byte
-	pending *inflight
-	size    int64
-	opened  int64 // size when opened, what Discard goes back to
-	dirty   bool
-	closed  bool
-	err     error // sticky: a part upload failed
-}
-
-// inflight is a part being uploaded in the background.
-type inflight struct {
-	num  int32
-	data []byte
-	etag string
-	err  error
-	done chan struct{}
+	buf    []byte // bytes not yet in a part
+	size   int64
+	opened int64 // size when opened, what Discard goes back to
+	dirty  bool
+	closed bool
+	err    error // sticky: a part upload failed
 }
 
 var errClosed = errors.New("storage: writer is closed")
@@ -139,7 +128,7 @@ func (w *writer) Write(b []byte) (int, error) {
 func (w *writer) Size() int64 { return w.size }
 
 // flush starts uploading the full buffer as the next part and gives Write
-// the spare buffer.
+// an empty one.
 func (w *writer) flush() error {
 	if err := w.startUpload(); err != nil {
 		return w.fail(err)
@@ -157,43 +146,24 @@ func (w *writer) flush() error {
 		}
 		w.checked = true
 	}
-	if err := w.wait(); err != nil {
-		return err
-	}
-	num := int32(1)
-	if len(w.parts) > 0 {
-		num = w.parts[len(w.parts)-1].num + 1
-	}
+	num := w.q.next()
 	if num >= maxParts {
 		return w.fail(fmt.Errorf("storage %s: more than %d parts: raise chunksize", w.p, maxParts-1))
 	}
-	f := &inflight{num: num, data: w.buf, done: make(chan struct{})}
-	w.pending = f
-	w.buf, w.spare = w.spare[:0], nil
-	go func() {
-		defer close(f.done)
-		f.etag, f.err = w.d.uploadPart(w.ctx, w.key, w.uploadID, f.num, f.data)
-	}()
+	buf, err := w.q.send(num, w.buf, w.chunk)
+	if err != nil {
+		return w.fail(wrap(w.p, err))
+	}
+	w.buf = buf
 	return nil
 }
 
-// wait collects the part in flight.
+// wait collects the parts in flight.
 func (w *writer) wait() error {
-	f := w.pending
-	if f == nil {
-		return w.err
+	if err := w.q.wait(); err != nil {
+		return w.fail(wrap(w.p, err))
 	}
-	<-f.done
-	w.pending = nil
-	if f.err != nil {
-		// Not reused: after a failed request the transport may still
-		// be reading the body.
-		return w.fail(wrap(w.p, f.err))
-	}
-	w.spare = f.data[:0]
-	w.parts = append(w.parts, part{num: f.num, size: int64(len(f.data)), etag: f.etag})
-	w.partsSize += int64(len(f.data))
-	return nil
+	return w.err
 }
 
 func (w *writer) fail(err error) error {
@@ -213,13 +183,13 @@ func (w *writer) startUpload() error {
 	if err != nil {
 		return wrap(w.p, err)
 	}
-	w.uploadID, w.ownUpload = id, true
+	w.uploadID, w.q.uploadID, w.ownUpload = id, id, true
 	if w.copyFrom > 0 {
 		parts, err := w.d.copyParts(w.ctx, w.key, w.guard, w.key, id, w.copyFrom)
 		if err != nil {
 			return wrap(w.p, err)
 		}
-		w.parts, w.partsSize, w.copyFrom = parts, w.copyFrom, 0
+		w.q.parts, w.q.size, w.copyFrom = parts, w.copyFrom, 0
 	}
 	return nil
 }
@@ -228,6 +198,7 @@ func (w *writer) startUpload() error {
 // multipart upload, else the next head. It is conditional on the state the
 // writer started from.
 func (w *writer) persist(ctx context.Context) error {
+	defer w.q.release()
 	if err := w.wait(); err != nil {
 		w.cleanup(ctx)
 		return err
@@ -241,7 +212,7 @@ func (w *writer) persist(ctx context.Context) error {
 			return err
 		}
 	}
-	if w.uploadID != "" && len(w.parts) == 0 {
+	if w.uploadID != "" && len(w.q.parts) == 0 {
 		// Created for a part that never made it: the file is still
 		// small enough to write whole.
 		w.cleanup(ctx)
@@ -251,12 +222,12 @@ func (w *writer) persist(ctx context.Context) error {
 	if w.uploadID == "" {
 		in = w.d.putInput(w.key, w.buf)
 	} else {
-		list, err := encodeParts(w.parts)
+		list, err := encodeParts(w.q.parts)
 		if err != nil {
 			w.cleanup(ctx)
 			return fmt.Errorf("storage %s: %w", w.p, err)
 		}
-		h := head{uploadID: w.uploadID, partsSize: w.partsSize, listLen: int64(len(list))}
+		h := head{uploadID: w.uploadID, partsSize: w.q.size, listLen: int64(len(list))}
 		in = w.d.putInput(w.key, append(list, w.buf...))
 		in.Metadata = h.metadata()
 	}
@@ -314,7 +285,7 @@ func (w *writer) Discard(ctx context.Context) error {
 		return errClosed
 	}
 	w.closed = true
-	w.wait()
+	w.q.release()
 	w.cleanup(context.WithoutCancel(ctx))
 	w.size, w.buf = w.opened, nil
 	return nil
@@ -324,7 +295,7 @@ func (w *writer) Discard(ctx context.Context) error {
 func (w *writer) Cancel(ctx context.Context) error {
 	w.closed = true
 	ctx = context.WithoutCancel(ctx)
-	w.wait()
+	w.q.release()
 	if w.uploadID != "" {
 		if err := w.d.abort(ctx, w.key, w.uploadID); err != nil {
 			return wrap(w.p, err)

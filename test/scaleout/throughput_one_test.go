@@ -1,0 +1,100 @@
+package scaleout
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/internal/testkit"
+)
+
+// BenchmarkThroughputOneRegistry measures blob push and pull over HTTP
+// through one `registry serve` process on each S3 server, beside the
+// server's own single stream with the same blob size in the same run: one
+// PutObject and one GetObject of the whole blob with the AWS SDK from the
+// benchmark process (the registry's client). The push is one POST with
+// ?digest=; the pull a GET streamed through the registry (redirect
+// disabled), its bytes counted and, outside the timing, its digest checked
+// once. Run it once, for BENCHMARKS.md (rows 12, targets of issue 12):
+//
+//	go test -run '^$' -bench OneRegistry -benchtime 1x ./test/scaleout/
+func BenchmarkThroughputOneRegistry(b *testing.B) {
+	for _, spec := range testkit.S3Kinds {
+		b.Run(spec.Name, func(b *testing.B) {
+			s := needS3(b, spec.Name)
+			c := startCluster(b, s, clusterOptions{replicas: 1})
+			base, repo := c.regs[0].URL(), "bench/one"
+			raw := s.Client()
+			ctx := context.Background()
+			seed := uint64(1000)
+			fresh := func() ([]byte, digest.Digest) {
+				seed++
+				content := randomBytes(seed, throughputSize)
+				return content, digest.FromBytes(content)
+			}
+			sdkKey := c.root[1:] + "/bench-sdk"
+			b.Run("sdk-put-object", func(b *testing.B) {
+				b.SetBytes(throughputSize)
+				for range b.N {
+					b.StopTimer()
+					content, _ := fresh()
+					b.StartTimer()
+					_, err := raw.PutObject(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(s3Bucket), Key: &sdkKey,
+						Body: bytes.NewReader(content), ContentLength: aws.Int64(throughputSize)})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			last := benchPushMonolithic(b, base, repo, fresh)
+			b.Run("sdk-get-object", func(b *testing.B) {
+				b.SetBytes(throughputSize)
+				for range b.N {
+					out, err := raw.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(s3Bucket), Key: &sdkKey})
+					if err != nil {
+						b.Fatal(err)
+					}
+					n, err := io.Copy(io.Discard, out.Body)
+					out.Body.Close()
+					if err != nil || n != throughputSize {
+						b.Fatalf("GetObject: %d bytes, %v", n, err)
+					}
+				}
+			})
+			blobURL := fmt.Sprintf("%s/v2/%s/blobs/%s", base, repo, last)
+			b.Run("pull", func(b *testing.B) {
+				b.SetBytes(throughputSize)
+				for range b.N {
+					resp, err := httpClient.Get(blobURL)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n, err := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != http.StatusOK || n != throughputSize {
+						b.Fatalf("pull: %s, %d bytes, %v", resp.Status, n, err)
+					}
+				}
+			})
+			// What was pulled is the blob pushed, checked once, untimed.
+			resp, err := httpClient.Get(blobURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := sha256.New()
+			io.Copy(h, resp.Body)
+			resp.Body.Close()
+			if got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)); got != last {
+				b.Fatalf("pulled %s, pushed %s", got, last)
+			}
+		})
+	}
+}
