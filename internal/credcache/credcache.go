@@ -43,7 +43,7 @@ func New(size int, ttl time.Duration) *Cache {
 	if _, err := rand.Read(c.key[:]); err != nil {
 		panic("credcache: no randomness: " + err.Error())
 	}
-	c.macs.New = func() any { return hmac.New(sha256.New, c.key[:]) }
+	c.macs.New = func() any { return &macState{h: hmac.New(sha256.New, c.key[:])} }
 	return c
 }
 
@@ -108,24 +108,38 @@ func (c *Cache) evict(now time.Time) {
 	}
 }
 
+// macState is a pooled HMAC and the buffer its message is built in.
+type macState struct {
+	h   hash.Hash
+	msg []byte
+}
+
 func (c *Cache) mac(user, password string, stored []byte) Key {
-	m := c.macs.Get().(hash.Hash)
+	m := c.macs.Get().(*macState)
 	defer c.macs.Put(m)
-	m.Reset()
-	// Length-prefix each part so ("ab","c") and ("a","bc") differ.
-	part := func(p []byte) {
-		var n [8]byte
-		l := uint64(len(p))
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		m.Write(n[:])
-		m.Write(p)
+	// Length-prefix each part so ("ab","c") and ("a","bc") differ. The
+	// message is built in m's buffer and written at once: each Write of
+	// a part would copy it to the heap.
+	b := m.msg[:0]
+	b = appendPart(b, user)
+	b = appendPart(b, password)
+	b = appendPart(b, string(stored))
+	m.h.Reset()
+	m.h.Write(b)
+	clear(b) // the password stays in the pool no longer than needed
+	if cap(b) <= 1<<10 {
+		m.msg = b[:0]
 	}
-	part([]byte(user))
-	part([]byte(password))
-	part(stored)
 	var out Key
-	m.Sum(out[:0])
+	m.h.Sum(out[:0])
 	return out
+}
+
+// appendPart appends the length of p (8 bytes, little-endian) and p.
+func appendPart(b []byte, p string) []byte {
+	l := uint64(len(p))
+	for i := range 8 {
+		b = append(b, byte(l>>(8*i)))
+	}
+	return append(b, p...)
 }
