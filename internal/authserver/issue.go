@@ -26,6 +26,10 @@ type tokenResponse struct {
 	IssuedAt     string `json:"issued_at"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"` // OAuth2 (POST) only: what was granted
+
+	// quotedToken is Token as a JSON string, when known: made once per
+	// signed token, not once per response (response_json.go).
+	quotedToken string `json:"-"`
 }
 
 // grant is the outcome of authorizing one token request.
@@ -127,7 +131,7 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 	if err != nil {
 		return issued{}, false, err
 	}
-	e := issued{token: raw, issuedAt: iat, issuedAtText: iat.UTC().Format(time.RFC3339), lifetime: snap.cfg.Expiration}
+	e := newIssued(raw, iat, snap.cfg.Expiration)
 	snap.tokens.put(key, e, now)
 	return e, false, nil
 }
@@ -205,6 +209,7 @@ func newResponse(e issued) tokenResponse {
 	return tokenResponse{
 		Token:       e.token,
 		AccessToken: e.token,
+		quotedToken: e.quoted,
 		ExpiresIn:   int64(e.lifetime / time.Second),
 		IssuedAt:    e.issuedAtText,
 	}
@@ -223,9 +228,17 @@ const tokenCacheSize = 10000
 // issued is a signed access token and when it was made.
 type issued struct {
 	token        string
+	quoted       string // token as a JSON string, for every response that reuses it
 	issuedAt     time.Time
 	issuedAtText string // issuedAt in RFC 3339, formatted once for every reuse
 	lifetime     time.Duration
+}
+
+// newIssued is a token signed at iat, with what every response reusing it
+// prints formatted once.
+func newIssued(raw string, iat time.Time, lifetime time.Duration) issued {
+	return issued{token: raw, quoted: string(appendJSONString(nil, raw)), issuedAt: iat,
+		issuedAtText: iat.UTC().Format(time.RFC3339), lifetime: lifetime}
 }
 
 // tokenCache remembers tokens signed moments ago. It lives in a config
