@@ -73,14 +73,16 @@ func authorize(snap *snapshot, id identity, service string, ip netip.Addr, scope
 	return g
 }
 
+// mergeScopes merges the scopes naming the same resource, in the order
+// they were first asked for. A request has at most token.MaxScopes
+// scopes, mostly one: a linear search costs less than a map.
 func mergeScopes(scopes []token.Scope) []token.Scope {
-	var out []token.Scope
-	index := map[[3]string]int{}
+	out := make([]token.Scope, 0, len(scopes))
 	for _, sc := range scopes {
-		k := [3]string{sc.Type, sc.Class, sc.Name}
-		i, ok := index[k]
-		if !ok {
-			index[k] = len(out)
+		i := slices.IndexFunc(out, func(o token.Scope) bool {
+			return o.Type == sc.Type && o.Class == sc.Class && o.Name == sc.Name
+		})
+		if i < 0 {
 			sc.Actions = slices.Clone(sc.Actions)
 			out = append(out, sc)
 			continue
