@@ -6,9 +6,14 @@ import (
 	"testing"
 )
 
-// BenchmarkRequestLine logs the token server's line with each handler.
+// BenchmarkRequestLine logs the token server's and the registry's lines
+// with each handler.
 func BenchmarkRequestLine(b *testing.B) {
-	attrs := attrSets()[1]
+	b.Run("token", func(b *testing.B) { benchLine(b, attrSets()[1]) })
+	b.Run("registry", func(b *testing.B) { benchLine(b, attrSets()[2]) })
+}
+
+func benchLine(b *testing.B, attrs []slog.Attr) {
 	for _, c := range []struct {
 		name string
 		h    slog.Handler
