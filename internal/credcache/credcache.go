@@ -110,8 +110,8 @@ func (c *Cache) evict(now time.Time) {
 
 // macState is a pooled HMAC and the buffer its message is built in.
 type macState struct {
-	h   hash.Hash
-	msg []byte
+	h        hash.Hash
+	msg, sum []byte
 }
 
 func (c *Cache) mac(user, password string, stored []byte) Key {
@@ -123,20 +123,21 @@ func (c *Cache) mac(user, password string, stored []byte) Key {
 	b := m.msg[:0]
 	b = appendPart(b, user)
 	b = appendPart(b, password)
-	b = appendPart(b, string(stored))
+	b = appendPart(b, stored)
 	m.h.Reset()
 	m.h.Write(b)
 	clear(b) // the password stays in the pool no longer than needed
 	if cap(b) <= 1<<10 {
 		m.msg = b[:0]
 	}
+	m.sum = m.h.Sum(m.sum[:0]) // into m: a Key passed to Sum would escape
 	var out Key
-	m.h.Sum(out[:0])
+	copy(out[:], m.sum)
 	return out
 }
 
 // appendPart appends the length of p (8 bytes, little-endian) and p.
-func appendPart(b []byte, p string) []byte {
+func appendPart[T string | []byte](b []byte, p T) []byte {
 	l := uint64(len(p))
 	for i := range 8 {
 		b = append(b, byte(l>>(8*i)))
