@@ -109,7 +109,8 @@ func grantsAll(granted, asked []string) bool {
 // signed moments ago for exactly the same claims when it can.
 func (s *Server) accessToken(snap *snapshot, id identity, service string, g grant) (issued, bool, error) {
 	now := s.now()
-	key := cacheKey(id.account, service, g)
+	var buf [512]byte // most keys fit: no allocation to find a cached token
+	key := appendCacheKey(buf[:0], id.account, service, g)
 	if e, ok := snap.tokens.get(key, now); ok {
 		return e, true, nil
 	}
@@ -134,7 +135,7 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 		return issued{}, false, err
 	}
 	e := newIssued(raw, iat, snap.cfg.Expiration)
-	snap.tokens.put(key, e, now)
+	snap.tokens.put(string(key), e, now)
 	return e, false, nil
 }
 
@@ -144,15 +145,12 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 // key whatever their strings contain; actions are taken in sorted order,
 // as the token lists them.
 func cacheKey(account, service string, g grant) string {
+	return string(appendCacheKey(nil, account, service, g))
+}
+
+// appendCacheKey appends cacheKey's bytes to b.
+func appendCacheKey(b []byte, account, service string, g grant) []byte {
 	access := g.access
-	n := 16 + len(account) + len(service)
-	for _, ra := range access {
-		n += 16 + len(ra.Type) + len(ra.Class) + len(ra.Name)
-		for _, a := range ra.Actions {
-			n += 4 + len(a)
-		}
-	}
-	b := make([]byte, 0, n)
 	b = appendKeyPart(b, account)
 	b = appendKeyPart(b, service)
 	if access == nil { // a token with "access": null, not []
@@ -181,7 +179,7 @@ func cacheKey(account, service string, g grant) string {
 		b = append(b, 'p')
 		b = appendKeyPart(b, string(p))
 	}
-	return string(b)
+	return b
 }
 
 // appendKeyPart appends s as <length>:<s>.
@@ -255,15 +253,15 @@ func newTokenCache() *tokenCache {
 }
 
 // get returns a token for key still young enough to reuse.
-func (c *tokenCache) get(key string, now time.Time) (issued, bool) {
+func (c *tokenCache) get(key []byte, now time.Time) (issued, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[key]
+	e, ok := c.entries[string(key)] // no copy of key for a lookup
 	if !ok {
 		return issued{}, false
 	}
 	if !fresh(e, now) {
-		delete(c.entries, key)
+		delete(c.entries, string(key))
 		return issued{}, false
 	}
 	return e, true
