@@ -22,6 +22,7 @@ import (
 // serve runs the token server until SIGINT or SIGTERM, reloading the
 // configuration on SIGHUP and when its file changes.
 func serve(path string, stderr io.Writer) int {
+	tuneGC(os.Getenv)
 	log := slog.New(logtext.NewHandler(stderr, nil)) // slog's text format, cheaper per line
 	srv, err := authserver.New(path, log)
 	if err != nil {
