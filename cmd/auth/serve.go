@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/wharf-registry/wharf/internal/authserver"
+	"github.com/wharf-registry/wharf/internal/logtext"
 )
 
 // serve runs the token server until SIGINT or SIGTERM, reloading the
 // configuration on SIGHUP and when its file changes.
 func serve(path string, stderr io.Writer) int {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	tuneGC(os.Getenv)
+	log := slog.New(logtext.NewHandler(stderr, nil)) // slog's text format, cheaper per line
 	srv, err := authserver.New(path, log)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/wharf-registry/wharf/internal/logtext"
 	"github.com/wharf-registry/wharf/internal/regconfig"
 	"github.com/wharf-registry/wharf/internal/yamlconf"
 	"github.com/wharf-registry/wharf/pkg/storage"
@@ -50,7 +51,7 @@ func newLogger(cfg *regconfig.Config, w io.Writer) *slog.Logger {
 		level = slog.LevelError
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
+	var h slog.Handler = logtext.NewHandler(w, opts) // slog's text format, cheaper per line
 	if f := strings.ToLower(cfg.Log.Formatter); f == "json" || f == "logstash" {
 		h = slog.NewJSONHandler(w, opts)
 	}

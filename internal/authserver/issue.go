@@ -26,6 +26,10 @@ type tokenResponse struct {
 	IssuedAt     string `json:"issued_at"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"` // OAuth2 (POST) only: what was granted
+
+	// quotedToken is Token as a JSON string, when known: made once per
+	// signed token, not once per response (response_json.go).
+	quotedToken string `json:"-"`
 }
 
 // grant is the outcome of authorizing one token request.
@@ -69,14 +73,16 @@ func authorize(snap *snapshot, id identity, service string, ip netip.Addr, scope
 	return g
 }
 
+// mergeScopes merges the scopes naming the same resource, in the order
+// they were first asked for. A request has at most token.MaxScopes
+// scopes, mostly one: a linear search costs less than a map.
 func mergeScopes(scopes []token.Scope) []token.Scope {
-	var out []token.Scope
-	index := map[[3]string]int{}
+	out := make([]token.Scope, 0, len(scopes))
 	for _, sc := range scopes {
-		k := [3]string{sc.Type, sc.Class, sc.Name}
-		i, ok := index[k]
-		if !ok {
-			index[k] = len(out)
+		i := slices.IndexFunc(out, func(o token.Scope) bool {
+			return o.Type == sc.Type && o.Class == sc.Class && o.Name == sc.Name
+		})
+		if i < 0 {
 			sc.Actions = slices.Clone(sc.Actions)
 			out = append(out, sc)
 			continue
@@ -103,7 +109,8 @@ func grantsAll(granted, asked []string) bool {
 // signed moments ago for exactly the same claims when it can.
 func (s *Server) accessToken(snap *snapshot, id identity, service string, g grant) (issued, bool, error) {
 	now := s.now()
-	key := cacheKey(id.account, service, g)
+	var buf [512]byte // most keys fit: no allocation to find a cached token
+	key := appendCacheKey(buf[:0], id.account, service, g)
 	if e, ok := snap.tokens.get(key, now); ok {
 		return e, true, nil
 	}
@@ -127,8 +134,8 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 	if err != nil {
 		return issued{}, false, err
 	}
-	e := issued{token: raw, issuedAt: iat, issuedAtText: iat.UTC().Format(time.RFC3339), lifetime: snap.cfg.Expiration}
-	snap.tokens.put(key, e, now)
+	e := newIssued(raw, iat, snap.cfg.Expiration)
+	snap.tokens.put(string(key), e, now)
 	return e, false, nil
 }
 
@@ -138,15 +145,12 @@ func (s *Server) accessToken(snap *snapshot, id identity, service string, g gran
 // key whatever their strings contain; actions are taken in sorted order,
 // as the token lists them.
 func cacheKey(account, service string, g grant) string {
+	return string(appendCacheKey(nil, account, service, g))
+}
+
+// appendCacheKey appends cacheKey's bytes to b.
+func appendCacheKey(b []byte, account, service string, g grant) []byte {
 	access := g.access
-	n := 16 + len(account) + len(service)
-	for _, ra := range access {
-		n += 16 + len(ra.Type) + len(ra.Class) + len(ra.Name)
-		for _, a := range ra.Actions {
-			n += 4 + len(a)
-		}
-	}
-	b := make([]byte, 0, n)
 	b = appendKeyPart(b, account)
 	b = appendKeyPart(b, service)
 	if access == nil { // a token with "access": null, not []
@@ -175,7 +179,7 @@ func cacheKey(account, service string, g grant) string {
 		b = append(b, 'p')
 		b = appendKeyPart(b, string(p))
 	}
-	return string(b)
+	return b
 }
 
 // appendKeyPart appends s as <length>:<s>.
@@ -205,6 +209,7 @@ func newResponse(e issued) tokenResponse {
 	return tokenResponse{
 		Token:       e.token,
 		AccessToken: e.token,
+		quotedToken: e.quoted,
 		ExpiresIn:   int64(e.lifetime / time.Second),
 		IssuedAt:    e.issuedAtText,
 	}
@@ -223,9 +228,17 @@ const tokenCacheSize = 10000
 // issued is a signed access token and when it was made.
 type issued struct {
 	token        string
+	quoted       string // token as a JSON string, for every response that reuses it
 	issuedAt     time.Time
 	issuedAtText string // issuedAt in RFC 3339, formatted once for every reuse
 	lifetime     time.Duration
+}
+
+// newIssued is a token signed at iat, with what every response reusing it
+// prints formatted once.
+func newIssued(raw string, iat time.Time, lifetime time.Duration) issued {
+	return issued{token: raw, quoted: string(appendJSONString(nil, raw)), issuedAt: iat,
+		issuedAtText: iat.UTC().Format(time.RFC3339), lifetime: lifetime}
 }
 
 // tokenCache remembers tokens signed moments ago. It lives in a config
@@ -240,15 +253,15 @@ func newTokenCache() *tokenCache {
 }
 
 // get returns a token for key still young enough to reuse.
-func (c *tokenCache) get(key string, now time.Time) (issued, bool) {
+func (c *tokenCache) get(key []byte, now time.Time) (issued, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[key]
+	e, ok := c.entries[string(key)] // no copy of key for a lookup
 	if !ok {
 		return issued{}, false
 	}
 	if !fresh(e, now) {
-		delete(c.entries, key)
+		delete(c.entries, string(key))
 		return issued{}, false
 	}
 	return e, true

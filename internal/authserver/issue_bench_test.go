@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"github.com/wharf-registry/wharf/internal/authconfig/authtest"
+	"github.com/wharf-registry/wharf/internal/logtext"
 )
 
 // BenchmarkRepeatedBasicCredentials is the server's side of bench row 4: a
 // CI fleet asking again and again with the same Basic credentials, the
 // password check and the token both cached, the access log on as cmd/auth
-// writes it (slog's text handler). Profile it with
+// writes it (internal/logtext). Profile it with
 //
 //	go test -run '^$' -bench RepeatedBasic -cpuprofile cpu.out ./internal/authserver/
 func BenchmarkRepeatedBasicCredentials(b *testing.B) {
@@ -24,7 +25,7 @@ func BenchmarkRepeatedBasicCredentials(b *testing.B) {
 	kp := authtest.WriteKeyPair(b, dir, "token", "p256")
 	cfg := filepath.Join(dir, "auth_config.yml")
 	authtest.WriteFile(b, cfg, strings.NewReplacer("\t", "  ", "CERT", kp.Cert, "KEY", kp.Key).Replace(strictConfig))
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := New(cfg, slog.New(logtext.NewHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wharf-registry/wharf/pkg/token"
@@ -47,7 +50,31 @@ type refreshPayload struct {
 // refresher mints with keys[0] and accepts any of keys, so a refresh token
 // survives the signing key moving to token.extra_keys during a rotation.
 type refresher struct {
-	keys [][]byte
+	keys []*macKey
+}
+
+// macKey is a refresh token key and HMACs under it, reset between uses:
+// setting one up costs more than the MAC of a refresh token, and every
+// refresh grant computes two.
+type macKey struct {
+	pool sync.Pool
+}
+
+func newMACKey(key []byte) *macKey {
+	k := &macKey{}
+	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+// sum is the HMAC of parts under k.
+func (k *macKey) sum(parts ...string) []byte {
+	m := k.pool.Get().(hash.Hash)
+	defer k.pool.Put(m)
+	m.Reset()
+	for _, p := range parts {
+		io.WriteString(m, p)
+	}
+	return m.Sum(nil)
 }
 
 func newRefresher(keys []*token.Key) (*refresher, error) {
@@ -61,7 +88,7 @@ func newRefresher(keys []*token.Key) (*refresher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("derive refresh token key: %w", err)
 		}
-		r.keys = append(r.keys, mac)
+		r.keys = append(r.keys, newMACKey(mac))
 	}
 	if len(r.keys) == 0 {
 		return nil, errors.New("no key to derive refresh tokens from")
@@ -87,7 +114,7 @@ func (r *refresher) mint(user, service string, passwordHash []byte, now time.Tim
 
 // verify checks the format, the MAC and the expiry, and returns the
 // payload with the key that authenticated it (for fingerprint checks).
-func (r *refresher) verify(raw string, now time.Time) (refreshPayload, []byte, error) {
+func (r *refresher) verify(raw string, now time.Time) (refreshPayload, *macKey, error) {
 	var p refreshPayload
 	if len(raw) > maxRefreshLen || !strings.HasPrefix(raw, refreshPrefix) {
 		return p, nil, fmt.Errorf("%w: not a refresh token of ours", errBadRefresh)
@@ -98,7 +125,7 @@ func (r *refresher) verify(raw string, now time.Time) (refreshPayload, []byte, e
 	if err != nil {
 		return p, nil, fmt.Errorf("%w: bad signature encoding", errBadRefresh)
 	}
-	var key []byte
+	var key *macKey
 	for _, k := range r.keys {
 		if hmac.Equal(sig, sum(k, body)) {
 			key = k
@@ -120,19 +147,12 @@ func (r *refresher) verify(raw string, now time.Time) (refreshPayload, []byte, e
 
 // matches reports, in constant time, whether p was minted for the
 // password hash the user has now.
-func (p refreshPayload) matches(key, passwordHash []byte) bool {
+func (p refreshPayload) matches(key *macKey, passwordHash []byte) bool {
 	return hmac.Equal([]byte(p.PWF), []byte(fingerprint(key, passwordHash)))
 }
 
-func fingerprint(key, passwordHash []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("password fingerprint\x00"))
-	m.Write(passwordHash)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+func fingerprint(key *macKey, passwordHash []byte) string {
+	return base64.RawURLEncoding.EncodeToString(key.sum("password fingerprint\x00", string(passwordHash))[:16])
 }
 
-func sum(key []byte, body string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(body))
-	return m.Sum(nil)
-}
+func sum(key *macKey, body string) []byte { return key.sum(body) }

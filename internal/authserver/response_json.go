@@ -21,7 +21,11 @@ import (
 func appendTokenResponse(dst []byte, body tokenResponse) []byte {
 	dst = append(dst, `{"token":`...)
 	start := len(dst)
-	dst = appendJSONString(dst, body.Token)
+	if body.quotedToken != "" {
+		dst = append(dst, body.quotedToken...)
+	} else {
+		dst = appendJSONString(dst, body.Token)
+	}
 	end := len(dst)
 	dst = append(dst, `,"access_token":`...)
 	if body.AccessToken == body.Token { // the same JWT: copy its quoted form

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -46,6 +47,22 @@ func TestTokenResponseBytesEqualEncodingJSON(t *testing.T) {
 	}
 }
 
+// The server's bodies come from a signed token's issued, which carries the
+// token already quoted.
+func TestIssuedTokenResponseBytesEqualEncodingJSON(t *testing.T) {
+	iat := time.Date(2026, 12, 3, 9, 0, 0, 0, time.FixedZone("X", 3600))
+	for _, s := range tricky {
+		for _, refresh := range []string{"", s} {
+			body := newResponse(newIssued(s, iat, 15*time.Minute))
+			body.RefreshToken, body.Scope = refresh, refresh
+			want := encodingJSON(t, body)
+			if got := appendTokenResponse(nil, body); !bytes.Equal(got, want) {
+				t.Errorf("token %q:\n got %q\nwant %q", s, got, want)
+			}
+		}
+	}
+}
+
 // FuzzTokenResponseBytesEqualEncodingJSON holds the hand-written encoder to
 // encoding/json's output for any strings.
 func FuzzTokenResponseBytesEqualEncodingJSON(f *testing.F) {
@@ -57,6 +74,11 @@ func FuzzTokenResponseBytesEqualEncodingJSON(f *testing.F) {
 		want := encodingJSON(t, body)
 		if got := appendTokenResponse(nil, body); !bytes.Equal(got, want) {
 			t.Errorf("got %q\nwant %q", got, want)
+		}
+		issuedBody := newResponse(newIssued(tok, time.Unix(expires, 0), time.Duration(expires)))
+		issuedBody.RefreshToken, issuedBody.Scope = refresh, scope
+		if got, want := appendTokenResponse(nil, issuedBody), encodingJSON(t, issuedBody); !bytes.Equal(got, want) {
+			t.Errorf("issued token: got %q\nwant %q", got, want)
 		}
 		body.AccessToken = refresh
 		want = encodingJSON(t, body)

@@ -43,7 +43,7 @@ func New(size int, ttl time.Duration) *Cache {
 	if _, err := rand.Read(c.key[:]); err != nil {
 		panic("credcache: no randomness: " + err.Error())
 	}
-	c.macs.New = func() any { return hmac.New(sha256.New, c.key[:]) }
+	c.macs.New = func() any { return &macState{h: hmac.New(sha256.New, c.key[:])} }
 	return c
 }
 
@@ -108,24 +108,39 @@ func (c *Cache) evict(now time.Time) {
 	}
 }
 
+// macState is a pooled HMAC and the buffer its message is built in.
+type macState struct {
+	h        hash.Hash
+	msg, sum []byte
+}
+
 func (c *Cache) mac(user, password string, stored []byte) Key {
-	m := c.macs.Get().(hash.Hash)
+	m := c.macs.Get().(*macState)
 	defer c.macs.Put(m)
-	m.Reset()
-	// Length-prefix each part so ("ab","c") and ("a","bc") differ.
-	part := func(p []byte) {
-		var n [8]byte
-		l := uint64(len(p))
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		m.Write(n[:])
-		m.Write(p)
+	// Length-prefix each part so ("ab","c") and ("a","bc") differ. The
+	// message is built in m's buffer and written at once: each Write of
+	// a part would copy it to the heap.
+	b := m.msg[:0]
+	b = appendPart(b, user)
+	b = appendPart(b, password)
+	b = appendPart(b, stored)
+	m.h.Reset()
+	m.h.Write(b)
+	clear(b) // the password stays in the pool no longer than needed
+	if cap(b) <= 1<<10 {
+		m.msg = b[:0]
 	}
-	part([]byte(user))
-	part([]byte(password))
-	part(stored)
+	m.sum = m.h.Sum(m.sum[:0]) // into m: a Key passed to Sum would escape
 	var out Key
-	m.Sum(out[:0])
+	copy(out[:], m.sum)
 	return out
+}
+
+// appendPart appends the length of p (8 bytes, little-endian) and p.
+func appendPart[T string | []byte](b []byte, p T) []byte {
+	l := uint64(len(p))
+	for i := range 8 {
+		b = append(b, byte(l>>(8*i)))
+	}
+	return append(b, p...)
 }

@@ -3,7 +3,6 @@ package token
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -42,25 +41,6 @@ type Scope struct {
 	Actions []string
 }
 
-var (
-	// typeRe is resourcetypevalue from the scope grammar; the class uses it too.
-	typeRe = regexp.MustCompile(`^[a-z0-9]+$`)
-	// actionRe is the grammar's action (/[a-z]*/, empty entries dropped)
-	// plus the "*" wildcard used by "registry:catalog:*".
-	actionRe = regexp.MustCompile(`^(?:[a-z]+|\*)$`)
-	// nameRe is distribution's reference name grammar: an optional domain
-	// (host, IPv4 or bracketed IPv6, optional port) then lowercase path
-	// components separated by '/'.
-	nameRe = regexp.MustCompile(`^(?:` + domainExpr + `/)?` + pathExpr + `$`)
-)
-
-const (
-	domainComponentExpr = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-	domainExpr          = `(?:` + domainComponentExpr + `(?:\.` + domainComponentExpr + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
-	pathComponentExpr   = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
-	pathExpr            = pathComponentExpr + `(?:/` + pathComponentExpr + `)*`
-)
-
 // ParseScope parses one scope string. Errors wrap ErrMalformedScope and say
 // what is wrong.
 func ParseScope(s string) (Scope, error) {
@@ -81,11 +61,11 @@ func ParseScope(s string) (Scope, error) {
 		}
 		sc.Class = resType[open+1 : len(resType)-1]
 		resType = resType[:open]
-		if !typeRe.MatchString(sc.Class) {
+		if !validType(sc.Class) {
 			return Scope{}, fmt.Errorf("%w: %q: resource class must match [a-z0-9]+", ErrMalformedScope, s)
 		}
 	}
-	if !typeRe.MatchString(resType) {
+	if !validType(resType) {
 		return Scope{}, fmt.Errorf("%w: %q: resource type must match [a-z0-9]+", ErrMalformedScope, s)
 	}
 	sc.Type = resType
@@ -93,7 +73,7 @@ func ParseScope(s string) (Scope, error) {
 	if name == "" {
 		return Scope{}, fmt.Errorf("%w: %q: empty resource name", ErrMalformedScope, s)
 	}
-	if len(name) > maxNameLen || !nameRe.MatchString(name) {
+	if len(name) > maxNameLen || !validName(name) {
 		return Scope{}, fmt.Errorf("%w: %q: invalid resource name %q", ErrMalformedScope, s, name)
 	}
 	sc.Name = name
@@ -103,7 +83,7 @@ func ParseScope(s string) (Scope, error) {
 		if a == "" {
 			continue
 		}
-		if !actionRe.MatchString(a) {
+		if !validAction(a) {
 			return Scope{}, fmt.Errorf("%w: %q: invalid action %q", ErrMalformedScope, s, a)
 		}
 		if !contains(sc.Actions, a) {
