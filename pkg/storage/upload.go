@@ -111,7 +111,7 @@ func (s *Store) uploadSize(ctx context.Context, repo, id string) (int64, error) 
 // a body shorter than announced, a client gone), nothing of it is kept and
 // the old size is returned with the error, so the client resumes there.
 func (u *Upload) Append(ctx context.Context, offset int64, r io.Reader) (int64, error) {
-	a, err := u.openAppend(ctx, offset, u.s.d.Writer)
+	a, err := u.openAppend(ctx, offset, u.s.uploadOpener())
 	if err != nil {
 		return u.size, err
 	}

@@ -26,15 +26,21 @@ type uncachedWriterOpener interface {
 	uncachedWriter(ctx context.Context, p string) (FileWriter, error)
 }
 
+// uploadOpener opens upload data files for appending, around the page
+// cache where the driver can.
+func (s *Store) uploadOpener() func(context.Context, string, bool) (FileWriter, error) {
+	if d, ok := s.d.(uncachedWriterOpener); ok {
+		return func(ctx context.Context, p string, _ bool) (FileWriter, error) { return d.uncachedWriter(ctx, p) }
+	}
+	return s.d.Writer
+}
+
 // Writer opens the session for appending at its end. The data bypasses
 // the page cache where the driver can: the writer does not read it back
 // soon, and on virtual machines that return freed memory to the host the
 // page cache's pages are costly to fill (filesystem_direct_linux.go).
 func (u *Upload) Writer(ctx context.Context) (*UploadWriter, error) {
-	open := u.s.d.Writer
-	if d, ok := u.s.d.(uncachedWriterOpener); ok {
-		open = func(ctx context.Context, p string, _ bool) (FileWriter, error) { return d.uncachedWriter(ctx, p) }
-	}
+	open := u.s.uploadOpener()
 	size, err := u.s.uploadSize(ctx, u.repo, u.id)
 	if err != nil {
 		return nil, err
