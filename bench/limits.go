@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"net/http"
@@ -27,6 +28,9 @@ import (
 //	PUT  /push            hash the body with sha256 while writing it to a new
 //	                      file under DIR, fsync, answer the digest and the
 //	                      file (Location), which the harness removes (row 1)
+//	PUT  /push-direct     the same around the page cache (O_DIRECT), hashing
+//	                      each piece while it is written; the better of the
+//	                      two is the push limit
 //	GET  /file?path=P     http.ServeContent of DIR/P: sendfile (rows 2 and 9)
 //	GET  /copy?path=P     DIR/P copied through user space with io.CopyBuffer
 //	                      and a 256 KiB buffer (row 2); the better of the
@@ -55,18 +59,22 @@ func limitsMain(args []string) int {
 	tokenBody.Store(&empty)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
-	mux.HandleFunc("PUT /push", func(w http.ResponseWriter, r *http.Request) {
-		name, d, err := hashToFile(dir, r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+	push := func(store func(string, io.Reader) (string, string, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			name, d, err := store(dir, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			// The harness removes the file after the clock stops, as it evicts
+			// what the registry wrote: deleting 256 MiB is not part of a push.
+			w.Header().Set("Location", name)
+			w.Header().Set("Docker-Content-Digest", d)
+			w.WriteHeader(http.StatusCreated)
 		}
-		// The harness removes the file after the clock stops, as it evicts
-		// what the registry wrote: deleting 256 MiB is not part of a push.
-		w.Header().Set("Location", name)
-		w.Header().Set("Docker-Content-Digest", d)
-		w.WriteHeader(http.StatusCreated)
-	})
+	}
+	mux.HandleFunc("PUT /push", push(hashToFile))
+	mux.HandleFunc("PUT /push-direct", push(hashToFileDirect))
 	open := func(w http.ResponseWriter, r *http.Request) *os.File {
 		p := filepath.Join(dir, filepath.FromSlash(r.URL.Query().Get("path")))
 		if !strings.HasPrefix(p, filepath.Clean(dir)+string(filepath.Separator)) {
@@ -164,10 +172,18 @@ func limitsMain(args []string) int {
 	return 0
 }
 
-// hashToFile is the push limit: one goroutine reads the body in 1 MiB
-// pieces, writes each to a new file and hashes it, then syncs the file.
-// This is the straightforward good version, not the naive 32 KiB copy.
+// hashToFile is the push limit through the page cache: one goroutine
+// reads the body in 1 MiB pieces, writes each to a new file and hashes it,
+// then syncs the file. This is the straightforward good version, not the
+// naive 32 KiB copy.
 func hashToFile(dir string, body io.Reader) (name, dgst string, err error) {
+	return storeHashing(dir, body, nil)
+}
+
+// storeHashing writes body to a new file under dir in 1 MiB pieces from
+// buf (a new buffer when nil), hashing each with write, then syncs the
+// file. write is f.Write when nil.
+func storeHashing(dir string, body io.Reader, prepare func(f *os.File) (buf []byte, write func(h hash.Hash, b []byte) error, err error)) (name, dgst string, err error) {
 	f, err := os.CreateTemp(dir, "limit-push-*")
 	if err != nil {
 		return "", "", err
@@ -180,13 +196,24 @@ func hashToFile(dir string, body io.Reader) (name, dgst string, err error) {
 	}()
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
+	write := func(h hash.Hash, b []byte) error {
+		if _, err := f.Write(b); err != nil {
+			return err
+		}
+		h.Write(b)
+		return nil
+	}
+	if prepare != nil {
+		if buf, write, err = prepare(f); err != nil {
+			return "", "", err
+		}
+	}
 	for {
 		n, rerr := io.ReadFull(body, buf)
 		if n > 0 {
-			if _, err := f.Write(buf[:n]); err != nil {
+			if err := write(h, buf[:n]); err != nil {
 				return "", "", err
 			}
-			h.Write(buf[:n])
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break

@@ -109,7 +109,7 @@ func (b *bench) rowProxy() ([]result, error) {
 			return err
 		}, pull(&direct, upC, tag), func() error {
 			binary.BigEndian.PutUint64(data, 0x9c0c4e00+uint64(i))
-			el, err := pushLimit(limit, b.limits.url, data, layers[i])
+			el, err := pushLimit(limit, b.limits.url+"/push", data, layers[i])
 			store = append(store, mbps(int64(size), el))
 			return err
 		}}
