@@ -22,7 +22,7 @@ const ldapConns = 8
 
 // ldapFreePerSec sizes the directory: more first-time users than the
 // token server can log in during row 14b.
-const ldapFreePerSec = 1500
+const ldapFreePerSec = 4000
 
 // ldapAuthConfigYAML is docker_auth's ldap_auth section against the
 // bench's slapd: search as a service account, bind as the user. Anyone
