@@ -81,7 +81,7 @@ hardening: ## test/hardening with its slow parts (login timing, many kill -9 rou
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: build ## Measure both programs beside same-run limits, print the table, write BENCHMARKS.md (~5 min; never fails on a number)
+bench: build ## Measure both programs beside same-run limits, print the table, write BENCHMARKS.md (8-13 min; never fails on a number)
 	$(GO) run ./bench -bin $(BIN) -out BENCHMARKS.md $(BENCH_FLAGS)
 
 e2e: ## The docker journey, with docker-compose and with docker compose when installed (needs a Docker engine; fails if none)
