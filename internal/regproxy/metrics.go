@@ -22,35 +22,24 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	const ns, sub = "registry", "proxy"
+	var all []prometheus.Collector
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "registry", Subsystem: "proxy", Name: name, Help: help,
+		}, append([]string{"upstream"}, labels...))
+		all = append(all, c)
+		return c
+	}
 	m := &metrics{
-		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "hits_total",
-			Help: "Manifests and blobs served from the cache, by upstream and kind.",
-		}, []string{"upstream", "kind"}),
-		misses: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "misses_total",
-			Help: "Manifests and blobs not in the cache (or a tag moved upstream), by upstream and kind.",
-		}, []string{"upstream", "kind"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "upstream_bytes_total",
-			Help: "Bytes of manifests and blobs received from the upstream.",
-		}, []string{"upstream"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "upstream_errors_total",
-			Help: "Upstream requests that failed, by upstream and the status the client got (401, 404, 429, 503).",
-		}, []string{"upstream", "code"}),
-		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "stale_total",
-			Help: "Cached tags served past their TTL because the upstream could not confirm them.",
-		}, []string{"upstream"}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "store_errors_total",
-			Help: "Blobs streamed to a client whose stored copy could not be committed (not cached).",
-		}, []string{"upstream"}),
+		hits:        counter("hits_total", "Manifests and blobs served from the cache, by upstream and kind.", "kind"),
+		misses:      counter("misses_total", "Manifests and blobs not in the cache (or a tag moved upstream), by upstream and kind.", "kind"),
+		bytes:       counter("upstream_bytes_total", "Bytes of manifests and blobs received from the upstream."),
+		errors:      counter("upstream_errors_total", "Upstream requests that failed, by upstream and the status the client got (401, 404, 429, 503).", "code"),
+		stale:       counter("stale_total", "Cached tags served past their TTL because the upstream could not confirm them."),
+		storeErrors: counter("store_errors_total", "Blobs streamed to a client whose stored copy could not be committed (not cached)."),
 	}
 	if reg != nil {
-		reg.MustRegister(m.hits, m.misses, m.bytes, m.errors, m.stale, m.storeErrors)
+		reg.MustRegister(all...)
 	}
 	return m
 }
