@@ -90,18 +90,11 @@ func TestBlobNotMatchingItsDigestIsNeverCached(t *testing.T) {
 // nothing is cached.
 func TestStalledBlobFetchIsAbandoned(t *testing.T) {
 	d := digest.FromString("never sent in full")
-	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := hangingUpstream(t, func(w http.ResponseWriter) {
 		w.Header().Set("Content-Length", "1000")
 		_, _ = io.WriteString(w, "half")
 		w.(http.Flusher).Flush()
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(up.Close)
-	t.Cleanup(func() { close(release) })
+	})
 	p, store := newCache(t, up.URL, "", "", time.Hour)
 	p.SetBlobIdleTimeout(200 * time.Millisecond)
 

@@ -231,15 +231,7 @@ func TestUpstreamAnswersMapToOCIErrors(t *testing.T) {
 // An upstream that accepts the connection and never answers is a 503
 // once the response-header timeout passes, not a hang.
 func TestSlowUpstreamIsA503(t *testing.T) {
-	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(up.Close)
-	t.Cleanup(func() { close(release) })
+	up := hangingUpstream(t, func(http.ResponseWriter) {})
 	p, _ := newCache(t, up.URL, "", "", time.Hour)
 	p.SetResponseHeaderTimeout(200 * time.Millisecond)
 	done := make(chan error, 1)
@@ -253,4 +245,21 @@ func TestSlowUpstreamIsA503(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the cache still waits for an upstream that never answers")
 	}
+}
+
+// hangingUpstream answers every request with what start writes, then
+// sends nothing more until the client goes away or the test ends.
+func hangingUpstream(t *testing.T, start func(http.ResponseWriter)) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start(w)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(up.Close)
+	t.Cleanup(func() { close(release) })
+	return up
 }
