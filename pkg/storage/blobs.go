@@ -205,6 +205,38 @@ func (r *driverReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// minSplice is the least body worth a connection of its own (StreamReader):
+// below it, a pooled connection and one copy cost less.
+const minSplice = 1 << 20
+
+// SpliceTo copies the next n bytes to dst (storage.Splicer). A driver that
+// streams over a connection of its own (StreamReader) opens the stream so;
+// a stream that cannot hand its socket over gives ErrCannotSplice, having
+// copied nothing, and is then read as usual.
+func (r *driverReader) SpliceTo(dst SpliceDst, n int64) (int64, error) {
+	if n > r.size-r.off {
+		return 0, fmt.Errorf("storage %s: %d bytes asked at %d of %d", r.path, n, r.off, r.size)
+	}
+	if r.rc == nil {
+		open := r.d.Reader
+		if sr, ok := r.d.(StreamReader); ok && n >= minSplice {
+			open = sr.StreamReader
+		}
+		rc, err := open(r.ctx, r.path, r.off)
+		if err != nil {
+			return 0, err
+		}
+		r.rc = rc
+	}
+	sp, ok := r.rc.(Splicer)
+	if !ok {
+		return 0, ErrCannotSplice
+	}
+	written, err := sp.SpliceTo(dst, n)
+	r.off += written
+	return written, err
+}
+
 func (r *driverReader) Seek(offset int64, whence int) (int64, error) {
 	var abs int64
 	switch whence {

@@ -148,3 +148,31 @@ var ErrNotVerifiable = errors.New("storage: the driver cannot verify this upload
 type URLer interface {
 	URLFor(ctx context.Context, path string) (string, error)
 }
+
+// StreamReader is implemented by drivers that can stream a large file over
+// a connection of its own, from which the bytes may be spliced (Splicer)
+// into the client's connection without passing through the process.
+// Optional: OpenBlob's reader uses it for the body of a GET; Reader stays
+// the way for everything else (it reuses pooled connections).
+type StreamReader interface {
+	StreamReader(ctx context.Context, path string, offset int64) (io.ReadCloser, error)
+}
+
+// Splicer is implemented by streams that can hand their bytes to a
+// connection's ReadFrom as a bare TCP socket, so that the kernel moves them
+// (splice(2)). SpliceTo copies exactly n bytes to dst or fails: fewer
+// bytes are io.ErrUnexpectedEOF.
+type Splicer interface {
+	SpliceTo(dst SpliceDst, n int64) (int64, error)
+}
+
+// ErrCannotSplice is SpliceTo's answer, before copying anything, when the
+// stream cannot hand its socket over: the caller reads it instead.
+var ErrCannotSplice = errors.New("storage: the stream cannot be spliced")
+
+// SpliceDst is where a Splicer copies to: an HTTP response, whose ReadFrom
+// reaches its connection's (net/http hands a *net.TCPConn source to it).
+type SpliceDst interface {
+	io.Writer
+	io.ReaderFrom
+}

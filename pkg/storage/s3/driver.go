@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +52,8 @@ type Driver struct {
 	budget partBudget
 	// probe records whether the server refuses a wrong checksum (verified.go).
 	probe checksumProbe
+	// noStreams is set once the server refused a presigned GET (stream.go).
+	noStreams atomic.Bool
 }
 
 var (
