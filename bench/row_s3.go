@@ -124,6 +124,8 @@ func (b *bench) s3Rows(server string, figs map[string]s3Figure, id *rune) []resu
 	}{
 		{"BenchmarkThroughput/" + server + "/store-push", "push, %d MiB, Store.PutBlob on the S3 driver (one process)", "1a", put, okPut, "PutObject", 0},
 		{"BenchmarkThroughputOneRegistry/" + server + "/push-monolithic", "push, %d MiB in one POST, one registry over HTTP", "1a", onePut, okOnePut, "PutObject", s3PushTarget},
+		{"BenchmarkThroughputOneRegistry/" + server + "/push-chunked-stream", "push, %d MiB docker's way (empty POST, one streamed PATCH, PUT ?digest=), one registry over HTTP", "1b", onePut, okOnePut, "PutObject", s3PushTarget},
+		{"BenchmarkThroughputOneRegistry/" + server + "/push-post-put", "push, %d MiB containerd's way (empty POST, PUT ?digest= with the body), one registry over HTTP", "1a", onePut, okOnePut, "PutObject", s3PushTarget},
 		{"BenchmarkThroughputThroughTheProxy/" + server + "/push-monolithic", "push, %d MiB in one POST, 3 registries behind a round-robin proxy", "1a", put, okPut, "PutObject", 0},
 		{"BenchmarkThroughputThroughTheProxy/" + server + "/push-chunked-32MiB", "push, %d MiB in 32 MiB PATCHes across 3 registries behind the proxy", "1b", put, okPut, "PutObject", 0},
 		{"BenchmarkThroughput/" + server + "/store-pull", "pull, %d MiB, Store.OpenBlob on the S3 driver (one process)", "2a", get, okGet, "GetObject", 0},
@@ -178,6 +180,7 @@ func s3MethodNote(timings []string) string {
 		"Store.PutBlob / Store.OpenBlob: our storage layer over the S3 driver inside the benchmark process, no HTTP in front (push = upload straight to the blob's key, digest check and commit; pull = stream the blob). " +
 		"One registry over HTTP: one `registry serve` process (built by the test), auth off, 5 MiB S3 parts, redirect disabled (the registry splices each pulled body from its own connection to S3 into the client's: plain HTTP on both sides), the client in the benchmark process; its limit is the SDK's PutObject / GetObject of the same 128 MiB from that process, just before; the pull counts the bytes and checks the digest once, untimed. " +
 		"Through the proxy: three `registry serve` processes (built by the test) on one bucket, auth off, 5 MiB S3 parts, redirect disabled (pulls stream through the registry), behind a round-robin Go reverse proxy, so a chunked push lands each PATCH on the next process; the client sends new random content each time and the pull checks the digest. " +
+		"The one-registry pushes: one POST ?digest= with the body; docker's way (an empty POST, the whole blob in one PATCH with chunked transfer encoding, a PUT ?digest= without a body: on S3 a multipart upload of the session, then a parallel server-side copy into the blob's key); containerd's way (an empty POST, then a PUT ?digest= with the body: stored like the POST ?digest=). " +
 		"The proxy rows' limit is that of the first command, taken just before with its own blob size. Filesystem: rows 1a/1b/2a of this run (token auth, one registry process, page cache evicted after pushes, pull from page cache)."
 }
 

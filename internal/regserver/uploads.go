@@ -182,12 +182,20 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if r.ContentLength != 0 {
-		if _, err := s.appendChunk(r, rt.name, u); err != nil {
-			return err
+	var desc storage.Descriptor
+	switch {
+	case r.ContentLength != 0 && u.Size() == 0 && s.store.PlacesBlobs():
+		// The whole blob in the PUT after an empty POST (containerd's
+		// way): straight to its key as with POST ?digest=, not into the
+		// session and then copied (S3).
+		desc, err = s.putWhole(r, rt.name, u, d)
+	case r.ContentLength != 0:
+		if _, err = s.appendChunk(r, rt.name, u); err == nil {
+			desc, err = u.Commit(r.Context(), d)
 		}
+	default:
+		desc, err = u.Commit(r.Context(), d)
 	}
-	desc, err := u.Commit(r.Context(), d)
 	if err != nil {
 		return err
 	}
@@ -214,25 +222,60 @@ func (s *Server) cancelUpload(w http.ResponseWriter, r *http.Request) error {
 // and appends the body, returning the session's new size.
 func (s *Server) appendChunk(r *http.Request, name string, u *storage.Upload) (int64, error) {
 	start := u.Size()
-	body := io.Reader(r.Body)
-	if cr := r.Header.Get("Content-Range"); cr != "" {
-		first, last, ok := parseContentRange(cr)
-		if !ok {
-			return 0, errorf(http.StatusBadRequest, codeBlobUploadInvalid, "malformed Content-Range %q (want <start>-<end>)", cr)
-		}
-		if first != start {
-			return 0, s.rangeError(name, u.ID(), start)
-		}
-		length := last - first + 1
-		if r.ContentLength >= 0 && r.ContentLength != length {
-			return 0, errorf(http.StatusBadRequest, codeSizeInvalid, "Content-Length %d does not match Content-Range %q", r.ContentLength, cr)
-		}
-		body = &exactReader{r: r.Body, n: length}
+	body, _, err := s.chunkBody(r, name, u)
+	if err != nil {
+		return 0, err
 	}
 	size, err := u.Append(r.Context(), start, body)
+	if err != nil {
+		return 0, s.chunkError(name, u, size, err)
+	}
+	return size, nil
+}
+
+// putWhole finishes an empty session with the PUT's body, the whole blob,
+// under the same Content-Range and Content-Length rules as appendChunk and
+// with the same answers to a body that fails.
+func (s *Server) putWhole(r *http.Request, name string, u *storage.Upload, d digest.Digest) (storage.Descriptor, error) {
+	body, length, err := s.chunkBody(r, name, u)
+	if err != nil {
+		return storage.Descriptor{}, err
+	}
+	desc, err := u.PutWhole(r.Context(), body, length, d)
+	if err != nil {
+		return storage.Descriptor{}, s.chunkError(name, u, u.Size(), err)
+	}
+	return desc, nil
+}
+
+// chunkBody checks Content-Range and Content-Length against the session
+// and returns the chunk to read and its length (-1 when unknown).
+func (s *Server) chunkBody(r *http.Request, name string, u *storage.Upload) (io.Reader, int64, error) {
+	start := u.Size()
+	cr := r.Header.Get("Content-Range")
+	if cr == "" {
+		return r.Body, r.ContentLength, nil
+	}
+	first, last, ok := parseContentRange(cr)
+	if !ok {
+		return nil, 0, errorf(http.StatusBadRequest, codeBlobUploadInvalid, "malformed Content-Range %q (want <start>-<end>)", cr)
+	}
+	if first != start {
+		return nil, 0, s.rangeError(name, u.ID(), start)
+	}
+	length := last - first + 1
+	if r.ContentLength >= 0 && r.ContentLength != length {
+		return nil, 0, errorf(http.StatusBadRequest, codeSizeInvalid, "Content-Length %d does not match Content-Range %q", r.ContentLength, cr)
+	}
+	return &exactReader{r: r.Body, n: length}, length, nil
+}
+
+// chunkError turns a chunk's failure into what the client needs to resume:
+// where the session ends (size) for a chunk out of place or cut short.
+func (s *Server) chunkError(name string, u *storage.Upload, size int64, err error) error {
 	switch {
 	case errors.Is(err, storage.ErrRangeInvalid):
-		return 0, s.rangeError(name, u.ID(), size)
+		return s.rangeError(name, u.ID(), size)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		// Nothing of the chunk was kept; Range says where to resume.
 		e := errorf(http.StatusBadRequest, codeBlobUploadInvalid, "the body ended before its announced length; nothing of it was kept").
@@ -240,9 +283,9 @@ func (s *Server) appendChunk(r *http.Request, name string, u *storage.Upload) (i
 			withHeader("Range", uploadRange(size)).
 			withHeader("Docker-Upload-Uuid", u.ID())
 		e.Err = err
-		return 0, e
+		return e
 	}
-	return size, err
+	return err
 }
 
 // exactReader reads exactly n bytes of r: an end before them is

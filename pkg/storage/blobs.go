@@ -153,14 +153,8 @@ func (s *Store) PutBlob(ctx context.Context, repo string, d digest.Digest, r io.
 	if err := checkDigest(d); err != nil {
 		return Descriptor{}, err
 	}
-	if vp, ok := s.d.(VerifiedPutter); ok && size >= 0 {
-		desc, err := s.putBlobVerified(ctx, vp, repo, d, r, size)
-		if !errors.Is(err, ErrNotVerifiable) {
-			return desc, err
-		}
-	}
 	if sw, ok := s.d.(StagedWriter); ok {
-		return s.putBlobStaged(ctx, sw, repo, d, r, size)
+		return s.putBlobInPlace(ctx, sw, repo, d, r, size)
 	}
 	u, err := s.NewUpload(ctx, repo)
 	if err != nil {

@@ -2,11 +2,25 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
 )
+
+// putBlobInPlace writes a blob straight to its data path on a driver with
+// staged writes: one verified request when the driver can make one
+// (VerifiedPutter), else a staged write.
+func (s *Store) putBlobInPlace(ctx context.Context, sw StagedWriter, repo string, d digest.Digest, r io.Reader, size int64) (Descriptor, error) {
+	if vp, ok := s.d.(VerifiedPutter); ok && size >= 0 {
+		desc, err := s.putBlobVerified(ctx, vp, repo, d, r, size)
+		if !errors.Is(err, ErrNotVerifiable) {
+			return desc, err
+		}
+	}
+	return s.putBlobStaged(ctx, sw, repo, d, r, size)
+}
 
 // putBlobStaged is PutBlob on a driver with staged writes: the body streams
 // straight to the blob's data path, hashed on the way, and the driver

@@ -301,21 +301,11 @@ func (s *Store) saveHashState(ctx context.Context, repo, id string, h hash.Hash,
 // becomes visible and the error is ErrDigestInvalid.
 func (u *Upload) Commit(ctx context.Context, d digest.Digest) (Descriptor, error) {
 	s := u.s
-	if err := s.writable(); err != nil {
-		return Descriptor{}, err
-	}
-	if err := checkDigest(d); err != nil {
-		return Descriptor{}, err
-	}
-	unlock := s.uploadLocks.lock(u.id)
-	defer unlock()
-	if _, err := s.uploadStartedAt(ctx, u.repo, u.id); err != nil {
-		return Descriptor{}, err
-	}
-	size, err := s.uploadSize(ctx, u.repo, u.id)
+	unlock, size, err := u.lockToCommit(ctx, d)
 	if err != nil {
 		return Descriptor{}, err
 	}
+	defer unlock()
 	if size == 0 {
 		// A session may have no data file yet; an empty blob is legal.
 		if err := s.d.PutContent(ctx, uploadDataPath(u.repo, u.id), nil); err != nil {
@@ -343,6 +333,30 @@ func (u *Upload) Commit(ctx context.Context, d digest.Digest) (Descriptor, error
 	s.removeUpload(ctx, u.repo, u.id)
 	u.size = size
 	return Descriptor{Digest: d, Size: size, MediaType: blobMediaType}, nil
+}
+
+// lockToCommit checks that the store is writable and d a digest it takes,
+// locks the session and returns its size, with the unlock to call once the
+// commit is done (only on success: on error the session is unlocked).
+func (u *Upload) lockToCommit(ctx context.Context, d digest.Digest) (func(), int64, error) {
+	s := u.s
+	if err := s.writable(); err != nil {
+		return nil, 0, err
+	}
+	if err := checkDigest(d); err != nil {
+		return nil, 0, err
+	}
+	unlock := s.uploadLocks.lock(u.id)
+	if _, err := s.uploadStartedAt(ctx, u.repo, u.id); err != nil {
+		unlock()
+		return nil, 0, err
+	}
+	size, err := s.uploadSize(ctx, u.repo, u.id)
+	if err != nil {
+		unlock()
+		return nil, 0, err
+	}
+	return unlock, size, nil
 }
 
 // publishBlob puts verified data into blobs/ with place (a move from the

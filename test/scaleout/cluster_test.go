@@ -31,6 +31,7 @@ type clusterOptions struct {
 	replicas int    // 3 when zero
 	authYAML string // the auth section, "" for none
 	redirect bool   // storage.redirect.disable: false
+	endpoint string // the S3 endpoint the registries use ("": the server's)
 }
 
 // registryYAML is the S3 configuration the registries share, in registry:2's
@@ -75,6 +76,9 @@ func startCluster(t testing.TB, s *s3Server, o clusterOptions) *cluster {
 		o.replicas = 3
 	}
 	c := &cluster{s3: s, root: "/" + uniqueRoot(t), endpoint: s.Endpoint}
+	if o.endpoint != "" {
+		c.endpoint = o.endpoint // a recording proxy in front of s
+	}
 	if o.redirect {
 		// Presigned URLs name the endpoint as configured, and
 		// go-containerregistry refuses redirects to private IP literals.

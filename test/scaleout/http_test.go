@@ -118,15 +118,19 @@ func uploadOffset(t testing.TB, base, location string) int64 {
 // finishUpload closes the session with the digest and checks the answer.
 func finishUpload(t testing.TB, base, location string, d digest.Digest) {
 	t.Helper()
-	u := resolve(t, base, location)
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
-	}
-	resp, body := do(t, http.MethodPut, u+sep+"digest="+url.QueryEscape(d.String()), "", nil, nil)
+	resp, body := do(t, http.MethodPut, withDigest(resolve(t, base, location), d), "", nil, nil)
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Docker-Content-Digest") != d.String() {
 		t.Fatalf("PUT closing the upload via %s: %s, digest %q %s", base, resp.Status, resp.Header.Get("Docker-Content-Digest"), body)
 	}
+}
+
+// withDigest adds ?digest= to an upload's URL.
+func withDigest(loc string, d digest.Digest) string {
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	return loc + sep + "digest=" + url.QueryEscape(d.String())
 }
 
 // pushBlob uploads content in one request through base.

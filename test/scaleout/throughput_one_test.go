@@ -23,7 +23,10 @@ import (
 // benchmark process (the registry's client). The push is one POST with
 // ?digest=; the pull a GET streamed through the registry (redirect
 // disabled), its bytes counted and, outside the timing, its digest checked
-// once. Run it once, for BENCHMARKS.md (rows 12, targets of issue 12):
+// once. Two more pushes are the ways real clients push: docker's and
+// go-containerregistry's (an empty POST, one streamed PATCH of the whole
+// blob with chunked transfer encoding, a PUT ?digest= without a body) and
+// containerd's (an empty POST, then a PUT ?digest= with the whole blob). Run it once, for BENCHMARKS.md (rows 12, targets of issue 12):
 //
 //	go test -run '^$' -bench OneRegistry -benchtime 1x ./test/scaleout/
 func BenchmarkThroughputOneRegistry(b *testing.B) {
@@ -55,6 +58,8 @@ func BenchmarkThroughputOneRegistry(b *testing.B) {
 				}
 			})
 			last := benchPushMonolithic(b, base, repo, fresh)
+			benchPushDockerStyle(b, base, repo, fresh)
+			benchPushContainerdStyle(b, base, repo, fresh)
 			b.Run("sdk-get-object", func(b *testing.B) {
 				b.SetBytes(throughputSize)
 				for range b.N {
@@ -97,4 +102,33 @@ func BenchmarkThroughputOneRegistry(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchPushDockerStyle pushes as docker does: POST, the whole blob in one
+// PATCH of unknown length (chunked transfer encoding, no Content-Range),
+// then PUT ?digest= with no body.
+func benchPushDockerStyle(b *testing.B, base, repo string, fresh func() ([]byte, digest.Digest)) {
+	benchPush(b, "push-chunked-stream", fresh, func(b *testing.B, content []byte, d digest.Digest) {
+		loc := resolve(b, base, startUpload(b, base, repo))
+		// Hiding the bytes.Reader leaves the length unknown: chunked.
+		resp, body := do(b, http.MethodPatch, loc, "", struct{ io.Reader }{bytes.NewReader(content)},
+			http.Header{"Content-Type": {"application/octet-stream"}})
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("PATCH: %s %s", resp.Status, body)
+		}
+		finishUpload(b, base, resp.Header.Get("Location"), d)
+	})
+}
+
+// benchPushContainerdStyle pushes as containerd does: an empty POST, then
+// the whole blob in the PUT ?digest= (with its Content-Length).
+func benchPushContainerdStyle(b *testing.B, base, repo string, fresh func() ([]byte, digest.Digest)) {
+	benchPush(b, "push-post-put", fresh, func(b *testing.B, content []byte, d digest.Digest) {
+		loc := resolve(b, base, startUpload(b, base, repo))
+		resp, body := do(b, http.MethodPut, withDigest(loc, d), "", bytes.NewReader(content),
+			http.Header{"Content-Type": {"application/octet-stream"}})
+		if resp.StatusCode != http.StatusCreated {
+			b.Fatalf("PUT: %s %s", resp.Status, body)
+		}
+	})
 }

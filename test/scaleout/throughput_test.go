@@ -76,18 +76,26 @@ func BenchmarkThroughputThroughTheProxy(b *testing.B) {
 // one POST with ?digest= of fresh content to base. It returns the digest of
 // the last blob pushed.
 func benchPushMonolithic(b *testing.B, base, repo string, fresh func() ([]byte, digest.Digest)) digest.Digest {
+	return benchPush(b, "push-monolithic", fresh, func(b *testing.B, content []byte, d digest.Digest) {
+		resp, body := do(b, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/?digest="+d.String(), "",
+			bytes.NewReader(content), http.Header{"Content-Type": {"application/octet-stream"}})
+		if resp.StatusCode != http.StatusCreated {
+			b.Fatalf("push: %s %s", resp.Status, body)
+		}
+	})
+}
+
+// benchPush runs push as sub-benchmark name, each iteration with fresh
+// content (made untimed), and returns the digest pushed last.
+func benchPush(b *testing.B, name string, fresh func() ([]byte, digest.Digest), push func(b *testing.B, content []byte, d digest.Digest)) digest.Digest {
 	var last digest.Digest
-	b.Run("push-monolithic", func(b *testing.B) {
+	b.Run(name, func(b *testing.B) {
 		b.SetBytes(throughputSize)
 		for range b.N {
 			b.StopTimer()
 			content, d := fresh()
 			b.StartTimer()
-			resp, body := do(b, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/?digest="+d.String(), "",
-				bytes.NewReader(content), http.Header{"Content-Type": {"application/octet-stream"}})
-			if resp.StatusCode != http.StatusCreated {
-				b.Fatalf("push: %s %s", resp.Status, body)
-			}
+			push(b, content, d)
 			last = d
 		}
 	})

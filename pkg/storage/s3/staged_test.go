@@ -51,14 +51,14 @@ func TestPutBlobUploadsStraightToTheBlob(t *testing.T) {
 				if got, ok := storedDigest(t, s, d, blobPath(desc.Digest)); !ok || got != desc.Digest {
 					t.Fatalf("blob object %s (exists %v), want %s", got, ok, desc.Digest)
 				}
-				if n := f.copies.Load(); n != 0 {
+				if n := f.Copies.Load(); n != 0 {
 					t.Fatalf("%d server-side copies: the blob was moved into place, not uploaded there", n)
 				}
-				if mode.multipart && f.maxActive.Load() < 2 {
+				if mode.multipart && f.MaxParts.Load() < 2 {
 					t.Fatalf("parts uploaded one at a time")
 				}
-				if !mode.multipart && (f.uploadParts.Load() != 0 || f.checksumPuts.Load() != 2) {
-					t.Fatalf("%d parts and %d checksummed PutObjects (probe and blob), want 0 and 2", f.uploadParts.Load(), f.checksumPuts.Load())
+				if !mode.multipart && (f.UploadParts.Load() != 0 || f.ChecksumPuts.Load() != 2) {
+					t.Fatalf("%d parts and %d checksummed PutObjects (probe and blob), want 0 and 2", f.UploadParts.Load(), f.ChecksumPuts.Load())
 				}
 				if ids := uploadsOf(t, s, d, blobPath(desc.Digest)); len(ids) != 0 {
 					t.Fatalf("uploads left at the blob key: %v", ids)
@@ -95,7 +95,7 @@ func TestPutBlobUploadsStraightToTheBlob(t *testing.T) {
 func TestPutBlobOnAServerIgnoringChecksumsUsesMultipart(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *server) {
 		f := newS3Front(t, s)
-		f.ignoreChecksums.Store(true)
+		f.IgnoreChecksumsAt(checksumProbePath)
 		st, d := storeVia(t, s, f, false)
 		content := randomBytes(25, 3*MinChunkSize+5)
 		for range 2 {
@@ -104,10 +104,10 @@ func TestPutBlobOnAServerIgnoringChecksumsUsesMultipart(t *testing.T) {
 				t.Fatalf("blob object %s (exists %v), want %s", got, ok, desc.Digest)
 			}
 		}
-		if n := f.checksumPuts.Load(); n != 1 {
+		if n := f.ChecksumPuts.Load(); n != 1 {
 			t.Fatalf("%d checksummed PutObjects, want the probe's alone", n)
 		}
-		if f.uploadParts.Load() == 0 {
+		if f.UploadParts.Load() == 0 {
 			t.Fatal("no parts uploaded")
 		}
 	})
@@ -144,7 +144,7 @@ func TestPutBlobFailuresLeaveNothingAtTheBlobKey(t *testing.T) {
 				if !tc.multipart && !d.verifiesChecksums(context.Background()) {
 					t.Fatal("the server did not refuse a wrong checksum")
 				}
-				f.failOp.Store(tc.failOp)
+				f.FailOn(tc.failOp)
 				_, err := st.PutBlob(context.Background(), "app", tc.claimed, bytes.NewReader(content), tc.size)
 				if err == nil {
 					t.Fatal("PutBlob succeeded")
@@ -152,11 +152,11 @@ func TestPutBlobFailuresLeaveNothingAtTheBlobKey(t *testing.T) {
 				if tc.want != nil && !errors.Is(err, tc.want) {
 					t.Fatalf("PutBlob: %v, want %v", err, tc.want)
 				}
-				if tc.failOp != "" && f.faults.Load() == 0 {
+				if tc.failOp != "" && f.Faults.Load() == 0 {
 					t.Fatalf("no %s was attempted", tc.failOp)
 				}
-				if !tc.multipart && f.uploadParts.Load() != 0 {
-					t.Fatalf("%d parts uploaded: PutBlob fell back to multipart", f.uploadParts.Load())
+				if !tc.multipart && f.UploadParts.Load() != 0 {
+					t.Fatalf("%d parts uploaded: PutBlob fell back to multipart", f.UploadParts.Load())
 				}
 				key, _ := d.key(blobPath(tc.claimed))
 				if _, err := s.client().HeadObject(context.Background(), &s3sdk.HeadObjectInput{Bucket: aws.String(testBucket), Key: &key}); !isNotFound(err) {
