@@ -29,6 +29,11 @@ type S3Front struct {
 	MaxCopies    atomic.Int64 // UploadPartCopy requests at once, at most
 	ChecksumPuts atomic.Int64 // PutObject with x-amz-checksum-sha256
 	Faults       atomic.Int64 // requests answered with the injected error
+	// Presigned counts presigned GETs (a stream's own requests) begun,
+	// PresignedDone those answered or cut off; RefusePresigned answers
+	// them 403, as a server taking no presigned requests would.
+	Presigned, PresignedDone atomic.Int64
+	RefusePresigned          atomic.Bool
 
 	mu            sync.Mutex
 	failOp        string
@@ -47,6 +52,16 @@ func NewS3Front(t testing.TB, endpoint string) *S3Front {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	f := &S3Front{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Query().Has("X-Amz-Signature") {
+			f.Presigned.Add(1)
+			defer f.PresignedDone.Add(1)
+			if f.RefusePresigned.Load() {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>no presigned requests here</Message></Error>`))
+				return
+			}
+		}
 		op := s3Operation(r)
 		switch op {
 		case "UploadPart":
@@ -82,7 +97,10 @@ func NewS3Front(t testing.TB, endpoint string) *S3Front {
 		}
 		rp.ServeHTTP(w, r) // the Host header stays the proxy's, which the client signed
 	}))
-	t.Cleanup(f.Close)
+	t.Cleanup(func() {
+		f.CloseClientConnections() // a stream left open must not block Close
+		f.Close()
+	})
 	return f
 }
 

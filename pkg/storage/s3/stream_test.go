@@ -6,64 +6,16 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/wharf-registry/wharf/internal/testkit"
 	"github.com/wharf-registry/wharf/pkg/storage"
 )
-
-// presignFront is a reverse proxy in front of an S3 server that counts the
-// presigned GETs (the streams' own requests) and can refuse them with 403,
-// as a server that takes no presigned requests would.
-type presignFront struct {
-	*httptest.Server
-	presigned, done atomic.Int64 // presigned GETs begun, and answered or cut off
-	refuse          atomic.Bool
-}
-
-func newPresignFront(t *testing.T, s *server) *presignFront {
-	t.Helper()
-	u, err := url.Parse(s.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	f := &presignFront{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Query().Has("X-Amz-Signature") {
-			f.presigned.Add(1)
-			defer f.done.Add(1)
-			if f.refuse.Load() {
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusForbidden)
-				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>no presigned requests here</Message></Error>`))
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		f.CloseClientConnections() // a stream left open must not block Close
-		f.Close()
-	})
-	return f
-}
-
-// driverThrough returns a driver for s that talks to it at endpoint.
-func driverThrough(t *testing.T, s *server, endpoint string) *Driver {
-	cfg := s.config(t)
-	cfg.RegionEndpoint = endpoint
-	return s.newDriver(t, cfg)
-}
 
 // putObject stores content at p with the raw client.
 func putObject(t *testing.T, s *server, d *Driver, p string, content []byte) {
@@ -115,8 +67,8 @@ func spliceThroughTCP(t *testing.T, sp storage.Splicer, n int64) ([]byte, error)
 // some bytes were read with Read (which the header read may have buffered).
 func TestStreamReaderSplicesTheObject(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *server) {
-		f := newPresignFront(t, s)
-		d := driverThrough(t, s, f.URL)
+		f := testkit.NewS3Front(t, s.Endpoint)
+		d := driverVia(t, s, f)
 		ctx := context.Background()
 		content := randomBytes(41, 3<<20+12345)
 		putObject(t, s, d, "/blob", content)
@@ -132,7 +84,7 @@ func TestStreamReaderSplicesTheObject(t *testing.T) {
 			{"after a Read past the buffer", 5, 200 << 10},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				before := f.presigned.Load()
+				before := f.Presigned.Load()
 				rc, err := d.StreamReader(ctx, "/blob", c.offset)
 				if err != nil {
 					t.Fatal(err)
@@ -142,7 +94,7 @@ func TestStreamReaderSplicesTheObject(t *testing.T) {
 				if !ok {
 					t.Fatalf("StreamReader gave a %T over plain HTTP, want a Splicer", rc)
 				}
-				if got := f.presigned.Load() - before; got != 1 {
+				if got := f.Presigned.Load() - before; got != 1 {
 					t.Fatalf("%d presigned GETs, want 1", got)
 				}
 				head := make([]byte, c.read)
@@ -178,8 +130,8 @@ func TestStreamReaderSplicesTheObject(t *testing.T) {
 // answer, blocked on a body nobody reads, ends.
 func TestStreamCloseEndsTheRequest(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *server) {
-		f := newPresignFront(t, s)
-		d := driverThrough(t, s, f.URL)
+		f := testkit.NewS3Front(t, s.Endpoint)
+		d := driverVia(t, s, f)
 		putObject(t, s, d, "/big", randomBytes(44, 32<<20)) // more than the socket buffers hold
 		rc, err := d.StreamReader(context.Background(), "/big", 0)
 		if err != nil {
@@ -189,15 +141,15 @@ func TestStreamCloseEndsTheRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond) // the front is now blocked writing
-		if f.done.Load() != 0 {
+		if f.PresignedDone.Load() != 0 {
 			t.Fatal("the presigned GET ended before the stream was closed")
 		}
 		rc.Close()
 		deadline := time.Now().Add(10 * time.Second)
-		for f.done.Load() == 0 && time.Now().Before(deadline) {
+		for f.PresignedDone.Load() == 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if f.done.Load() == 0 {
+		if f.PresignedDone.Load() == 0 {
 			t.Fatal("the presigned GET still runs 10 s after the stream was closed")
 		}
 		runtime.KeepAlive(rc)
@@ -210,8 +162,8 @@ func TestStreamCloseEndsTheRequest(t *testing.T) {
 // asking).
 func TestStreamReaderLeavesEverythingElseToReader(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *server) {
-		f := newPresignFront(t, s)
-		d := driverThrough(t, s, f.URL)
+		f := testkit.NewS3Front(t, s.Endpoint)
+		d := driverVia(t, s, f)
 		ctx := context.Background()
 		if _, err := d.StreamReader(ctx, "/missing", 0); !errors.Is(err, storage.ErrPathNotFound) {
 			t.Fatalf("missing key: %v, want ErrPathNotFound", err)
@@ -242,8 +194,8 @@ func TestStreamReaderLeavesEverythingElseToReader(t *testing.T) {
 		}
 		rc.Close()
 
-		f.refuse.Store(true)
-		before := f.presigned.Load()
+		f.RefusePresigned.Store(true)
+		before := f.Presigned.Load()
 		for range 3 {
 			rc, err := d.StreamReader(ctx, "/blob", 0)
 			if err != nil {
@@ -254,7 +206,7 @@ func TestStreamReaderLeavesEverythingElseToReader(t *testing.T) {
 			}
 			rc.Close()
 		}
-		if got := f.presigned.Load() - before; got != 1 {
+		if got := f.Presigned.Load() - before; got != 1 {
 			t.Fatalf("%d presigned GETs after the server refused the first, want just that one", got)
 		}
 	})
