@@ -92,7 +92,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.gcBlobs, "gc-blobs", 50000, "row 10: blobs")
 	flag.IntVar(&c.dockerImageMiB, "docker-image-mib", 100, "row 11: image size in MiB (5 layers)")
 	flag.StringVar(&c.docker, "docker", "auto", "row 11: auto (run when a Docker engine answers) or off")
-	flag.BoolVar(&stock, "stock", true, "rows 1-3: measure the stock registry:3 and registry:2 beside ours (scripts/stock-registries.sh install; skipped when absent)")
+	flag.BoolVar(&stock, "stock", true, "rows 1-3: measure the stock registry:3 and registry:2 beside ours (scripts/stock-registries.sh install; skipped when absent); row 12 runs registry:3 beside ours whenever it is installed")
 	flag.Var(&extra, "peer", "rows 1-3: another registry to measure beside ours, as name=path[,kind=registry|zot] (repeatable; skipped when absent)")
 	flag.Parse()
 	c.peers = append(stockPeers(stock), extra...)

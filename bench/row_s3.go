@@ -29,14 +29,20 @@ var s3Servers = []struct{ name, env string }{
 
 // s3Bench is one `go test -bench` command of row 12.
 type s3Bench struct {
-	pkg, pattern string
+	pkg, pattern, benchtime string
 }
 
 var (
-	s3StoreBench = s3Bench{"./pkg/storage/s3/", "^BenchmarkThroughput$"}
-	s3ProxyBench = s3Bench{"./test/scaleout/", "^BenchmarkThroughputThroughTheProxy$"}
-	s3OneBench   = s3Bench{"./test/scaleout/", "^BenchmarkThroughputOneRegistry$"}
+	s3StoreBench = s3Bench{"./pkg/storage/s3/", "^BenchmarkThroughput$", "1x"}
+	s3ProxyBench = s3Bench{"./test/scaleout/", "^BenchmarkThroughputThroughTheProxy$", "1x"}
+	// The rows with targets: a mean of 3 runs each, as one run of 128 MiB
+	// lasts a fraction of a second.
+	s3OneBench = s3Bench{"./test/scaleout/", "^BenchmarkThroughputOneRegistry$", "3x"}
 )
+
+// stockV3 is the version of the stock registry the one-registry benchmark
+// runs beside ours when it is installed (testkit.StockRegistryV3).
+const stockV3 = "v3.1.1"
 
 // Issue 12's targets for one registry over HTTP, as fractions of the S3
 // server's own single stream in the same run.
@@ -126,10 +132,13 @@ func (b *bench) s3Rows(server string, figs map[string]s3Figure, id *rune) []resu
 		{"BenchmarkThroughputOneRegistry/" + server + "/push-monolithic", "push, %d MiB in one POST, one registry over HTTP", "1a", onePut, okOnePut, "PutObject", s3PushTarget},
 		{"BenchmarkThroughputOneRegistry/" + server + "/push-chunked-stream", "push, %d MiB docker's way (empty POST, one streamed PATCH, PUT ?digest=), one registry over HTTP", "1b", onePut, okOnePut, "PutObject", s3PushTarget},
 		{"BenchmarkThroughputOneRegistry/" + server + "/push-post-put", "push, %d MiB containerd's way (empty POST, PUT ?digest= with the body), one registry over HTTP", "1a", onePut, okOnePut, "PutObject", s3PushTarget},
+		{"BenchmarkThroughputOneRegistry/" + server + "/registry-3/push-chunked-stream", "registry:3 " + stockV3 + " beside it: push, %d MiB docker's way, one registry over HTTP", "1b", onePut, okOnePut, "PutObject", 0},
+		{"BenchmarkThroughputOneRegistry/" + server + "/registry-3/push-post-put", "registry:3 " + stockV3 + " beside it: push, %d MiB containerd's way, one registry over HTTP", "1a", onePut, okOnePut, "PutObject", 0},
 		{"BenchmarkThroughputThroughTheProxy/" + server + "/push-monolithic", "push, %d MiB in one POST, 3 registries behind a round-robin proxy", "1a", put, okPut, "PutObject", 0},
 		{"BenchmarkThroughputThroughTheProxy/" + server + "/push-chunked-32MiB", "push, %d MiB in 32 MiB PATCHes across 3 registries behind the proxy", "1b", put, okPut, "PutObject", 0},
 		{"BenchmarkThroughput/" + server + "/store-pull", "pull, %d MiB, Store.OpenBlob on the S3 driver (one process)", "2a", get, okGet, "GetObject", 0},
 		{"BenchmarkThroughputOneRegistry/" + server + "/pull", "pull, %d MiB GET, one registry over HTTP", "2a", oneGet, okOneGet, "GetObject", s3PullTarget},
+		{"BenchmarkThroughputOneRegistry/" + server + "/registry-3/pull", "registry:3 " + stockV3 + " beside it: pull, %d MiB GET, one registry over HTTP", "2a", oneGet, okOneGet, "GetObject", 0},
 		{"BenchmarkThroughputThroughTheProxy/" + server + "/pull", "pull, %d MiB GET through the proxy, 3 registries", "2a", get, okGet, "GetObject", 0},
 	}
 	var res []result
@@ -174,13 +183,13 @@ func (b *bench) s3Note(server string, figs map[string]s3Figure) string {
 
 // s3MethodNote says what each figure of row 12 measures.
 func s3MethodNote(timings []string) string {
-	return "S3 storage (issue 7; the one-registry rows carry issue 12's targets, the others are reported only). Figures from `go test -run '^$' -bench BenchmarkThroughput -benchtime 1x ./pkg/storage/s3/`, `... -bench BenchmarkThroughputThroughTheProxy ./test/scaleout/` and `... -bench BenchmarkThroughputOneRegistry ./test/scaleout/`, one run each (" +
+	return "S3 storage (issue 7; the one-registry rows carry issue 12's targets, the others are reported only). Figures from `go test -run '^$' -bench BenchmarkThroughput -benchtime 1x ./pkg/storage/s3/`, `... -bench BenchmarkThroughputThroughTheProxy ./test/scaleout/` and `... -bench BenchmarkThroughputOneRegistry -benchtime 3x ./test/scaleout/` (its figures the mean of 3 runs, the others of one) (" +
 		strings.Join(timings, ", ") + "), each S3 server started by the tests on 127.0.0.1 with its data under the scratch directory's parent. " +
 		"Limit: the server's own single stream, one PutObject / GetObject of the whole blob with the AWS SDK from the benchmark process. " +
 		"Store.PutBlob / Store.OpenBlob: our storage layer over the S3 driver inside the benchmark process, no HTTP in front (push = upload straight to the blob's key, digest check and commit; pull = stream the blob). " +
 		"One registry over HTTP: one `registry serve` process (built by the test), auth off, 5 MiB S3 parts, redirect disabled (the registry splices each pulled body from its own connection to S3 into the client's: plain HTTP on both sides), the client in the benchmark process; its limit is the SDK's PutObject / GetObject of the same 128 MiB from that process, just before; the pull counts the bytes and checks the digest once, untimed. " +
 		"Through the proxy: three `registry serve` processes (built by the test) on one bucket, auth off, 5 MiB S3 parts, redirect disabled (pulls stream through the registry), behind a round-robin Go reverse proxy, so a chunked push lands each PATCH on the next process; the client sends new random content each time and the pull checks the digest. " +
-		"The one-registry pushes: one POST ?digest= with the body; docker's way (an empty POST, the whole blob in one PATCH with chunked transfer encoding, a PUT ?digest= without a body: on S3 a multipart upload of the session, then a parallel server-side copy into the blob's key); containerd's way (an empty POST, then a PUT ?digest= with the body: stored like the POST ?digest=). " +
+		"The stock registry:3 (when installed) runs beside ours with the same configuration on the same server, under a root directory of its own, after our pushes and after our pull; it takes no body with the POST (it starts an upload, as the distribution spec allows), so it has no one-POST row. The one-registry pushes: one POST ?digest= with the body; docker's way (an empty POST, the whole blob in one PATCH with chunked transfer encoding, a PUT ?digest= without a body: on S3 a multipart upload of the session, then a parallel server-side copy into the blob's key); containerd's way (an empty POST, then a PUT ?digest= with the body: stored like the POST ?digest=). " +
 		"The proxy rows' limit is that of the first command, taken just before with its own blob size. Filesystem: rows 1a/1b/2a of this run (token auth, one registry process, page cache evicted after pushes, pull from page cache)."
 }
 
@@ -200,7 +209,7 @@ func (b *bench) fsFigure(id string) string {
 func (b *bench) goBench(root string, env []string, sb s3Bench) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", sb.pattern, "-benchtime", "1x", "-timeout", "8m", sb.pkg)
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", sb.pattern, "-benchtime", sb.benchtime, "-timeout", "8m", sb.pkg)
 	cmd.Dir = root
 	// The servers' data goes next to the scratch directory: the disk the
 	// filesystem rows measured.

@@ -26,7 +26,10 @@ import (
 // once. Two more pushes are the ways real clients push: docker's and
 // go-containerregistry's (an empty POST, one streamed PATCH of the whole
 // blob with chunked transfer encoding, a PUT ?digest= without a body) and
-// containerd's (an empty POST, then a PUT ?digest= with the whole blob). Run it once, for BENCHMARKS.md (rows 12, targets of issue 12):
+// containerd's (an empty POST, then a PUT ?digest= with the whole blob).
+// The stock registry:3, when installed, does the same on the same server
+// (sub-benchmarks registry-3/...). Run it once, for BENCHMARKS.md (rows
+// 12, targets of issue 12):
 //
 //	go test -run '^$' -bench OneRegistry -benchtime 1x ./test/scaleout/
 func BenchmarkThroughputOneRegistry(b *testing.B) {
@@ -57,9 +60,18 @@ func BenchmarkThroughputOneRegistry(b *testing.B) {
 					}
 				}
 			})
-			last := benchPushMonolithic(b, base, repo, fresh)
-			benchPushDockerStyle(b, base, repo, fresh)
-			benchPushContainerdStyle(b, base, repo, fresh)
+			last := benchPushes(b, base, repo, true, fresh)
+			// registry:3 on the same server, each push and the pull beside
+			// ours (BENCHMARKS.md's S3 table); skipped when not installed.
+			stock, stockErr := testkit.StockRegistryPath(testkit.StockRegistryV3)
+			var stockBase string
+			var stockLast digest.Digest
+			if stockErr == nil {
+				stockBase = startStockOnS3(b, s, stock)
+				b.Run("registry-3", func(b *testing.B) { stockLast = benchPushes(b, stockBase, repo, false, fresh) })
+			} else {
+				b.Logf("registry:3 not measured: %v", stockErr)
+			}
 			b.Run("sdk-get-object", func(b *testing.B) {
 				b.SetBytes(throughputSize)
 				for range b.N {
@@ -74,34 +86,75 @@ func BenchmarkThroughputOneRegistry(b *testing.B) {
 					}
 				}
 			})
-			blobURL := fmt.Sprintf("%s/v2/%s/blobs/%s", base, repo, last)
-			b.Run("pull", func(b *testing.B) {
-				b.SetBytes(throughputSize)
-				for range b.N {
-					resp, err := httpClient.Get(blobURL)
-					if err != nil {
-						b.Fatal(err)
-					}
-					n, err := io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err != nil || resp.StatusCode != http.StatusOK || n != throughputSize {
-						b.Fatalf("pull: %s, %d bytes, %v", resp.Status, n, err)
-					}
-				}
-			})
-			// What was pulled is the blob pushed, checked once, untimed.
+			benchPull(b, "pull", base, repo, last)
+			if stockErr == nil {
+				benchPull(b, "registry-3/pull", stockBase, repo, stockLast)
+			}
+		})
+	}
+}
+
+// benchPushes runs the pushes of a blob through the registry at base (one
+// POST when monolithic, docker's way, containerd's way) and returns the
+// digest pushed last. registry:2 and registry:3 take no body with the POST:
+// they answer 202 and start an upload, as the distribution spec allows.
+func benchPushes(b *testing.B, base, repo string, monolithic bool, fresh func() ([]byte, digest.Digest)) digest.Digest {
+	if monolithic {
+		benchPushMonolithic(b, base, repo, fresh)
+	}
+	benchPushDockerStyle(b, base, repo, fresh)
+	return benchPushContainerdStyle(b, base, repo, fresh)
+}
+
+// benchPull GETs blob d from the registry at base, counting its bytes,
+// and then checks once, untimed, that what it serves is the blob.
+func benchPull(b *testing.B, name, base, repo string, d digest.Digest) {
+	blobURL := fmt.Sprintf("%s/v2/%s/blobs/%s", base, repo, d)
+	b.Run(name, func(b *testing.B) {
+		b.SetBytes(throughputSize)
+		for range b.N {
 			resp, err := httpClient.Get(blobURL)
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := sha256.New()
-			io.Copy(h, resp.Body)
+			n, err := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)); got != last {
-				b.Fatalf("pulled %s, pushed %s", got, last)
+			if err != nil || resp.StatusCode != http.StatusOK || n != throughputSize {
+				b.Fatalf("pull: %s, %d bytes, %v", resp.Status, n, err)
 			}
-		})
+		}
+	})
+	resp, err := httpClient.Get(blobURL)
+	if err != nil {
+		b.Fatal(err)
 	}
+	h := sha256.New()
+	io.Copy(h, resp.Body)
+	resp.Body.Close()
+	if got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)); got != d {
+		b.Fatalf("pulled %s from %s, pushed %s", got, base, d)
+	}
+}
+
+// startStockOnS3 starts the stock registry bin on s, under a root
+// directory of its own, with the configuration ours gets (registry:2's
+// keys), and returns its base URL.
+func startStockOnS3(b *testing.B, s *s3Server, bin string) string {
+	b.Helper()
+	dir := b.TempDir()
+	creds := fmt.Sprintf("    accesskey: %q\n    secretkey: %q\n", s3AccessKey, s3SecretKey)
+	p := testkit.Start(b, testkit.Spec{
+		Name: "registry " + testkit.StockRegistryV3.Version,
+		Bin:  bin,
+		Args: func(port int) []string {
+			cfg := fmt.Sprintf(registryYAML, creds, s.Endpoint, s3Bucket, "/"+uniqueRoot(b), true, port, "")
+			return []string{"serve", testkit.WriteFile(b, dir, "config.yml", []byte(cfg))}
+		},
+		Env: func(int) []string { return []string{"HOME=" + dir, "OTEL_TRACES_EXPORTER=none"} },
+		// registry:3 has no /healthz: its 404 means it is up.
+		AnyStatus: true,
+	})
+	return "http://" + p.Host()
 }
 
 // benchPushDockerStyle pushes as docker does: POST, the whole blob in one
@@ -122,8 +175,8 @@ func benchPushDockerStyle(b *testing.B, base, repo string, fresh func() ([]byte,
 
 // benchPushContainerdStyle pushes as containerd does: an empty POST, then
 // the whole blob in the PUT ?digest= (with its Content-Length).
-func benchPushContainerdStyle(b *testing.B, base, repo string, fresh func() ([]byte, digest.Digest)) {
-	benchPush(b, "push-post-put", fresh, func(b *testing.B, content []byte, d digest.Digest) {
+func benchPushContainerdStyle(b *testing.B, base, repo string, fresh func() ([]byte, digest.Digest)) digest.Digest {
+	return benchPush(b, "push-post-put", fresh, func(b *testing.B, content []byte, d digest.Digest) {
 		loc := resolve(b, base, startUpload(b, base, repo))
 		resp, body := do(b, http.MethodPut, withDigest(loc, d), "", bytes.NewReader(content),
 			http.Header{"Content-Type": {"application/octet-stream"}})
