@@ -2,6 +2,7 @@ package logtext
 
 import (
 	"io"
+	"runtime"
 	"sync"
 )
 
@@ -10,14 +11,16 @@ import (
 //
 // A request's access line used to cost a write(2) of its own, under a lock
 // the other requests queued on. With GroupWriter the goroutine that finds
-// no write in progress becomes the writer: it writes its line, then
-// whatever others queued meanwhile, looping until nothing is left. The
+// no write in progress becomes the writer: it queues its line, yields the
+// processor once (runtime.Gosched) so that goroutines ready to run can
+// queue theirs, then writes the queue, looping until nothing is left. The
 // others only copy their line into the queue and return. There is no
-// timer and no background goroutine: a line waits at most for the write
-// in progress, and the writer's own Write does not return before the
-// queue is empty, so once every goroutine that logged has returned from
-// its Write (an http.Server's Shutdown waits for its handlers) every line
-// is written. Flush waits for that explicitly, for exit paths.
+// timer and no background goroutine: a line waits at most for one turn of
+// the goroutines ready to run and the write in progress, and the writer's
+// own Write does not return before the queue is empty, so once every
+// goroutine that logged has returned from its Write (an http.Server's
+// Shutdown waits for its handlers) every line is written. Flush waits for
+// that explicitly, for exit paths.
 //
 // The queue is bounded: a Write that finds it full waits for the writer
 // to take it, or becomes the writer itself. No line is ever dropped.
@@ -26,8 +29,9 @@ import (
 // record per Write): GroupWriter never splits or merges a p, it only puts
 // several side by side.
 type GroupWriter struct {
-	w   io.Writer
-	max int // queued bytes beyond which Write waits
+	w     io.Writer
+	max   int    // queued bytes beyond which Write waits
+	yield func() // runtime.Gosched; tests run other writers in it
 
 	mu      sync.Mutex
 	room    *sync.Cond // broadcast when the queue was taken or the writer stopped
@@ -43,7 +47,7 @@ const groupQueueMax = 256 << 10
 // NewGroupWriter returns a GroupWriter on w. w need not be safe for
 // concurrent use: only one goroutine at a time writes to it.
 func NewGroupWriter(w io.Writer) *GroupWriter {
-	g := &GroupWriter{w: w, max: groupQueueMax}
+	g := &GroupWriter{w: w, max: groupQueueMax, yield: runtime.Gosched}
 	g.room = sync.NewCond(&g.mu)
 	return g
 }
@@ -62,20 +66,27 @@ func (g *GroupWriter) Write(p []byte) (int, error) {
 		}
 		g.room.Wait() // full: wait for the writer to take the queue
 	}
-	// No write in progress, so the queue is empty and p is next: write it
-	// as it is, without a copy.
+	// No write in progress, so the queue is empty and p goes first.
+	// Yielding once lets the goroutines that are ready to run (requests
+	// about to finish) queue their lines before the write(2), so it carries
+	// several; with nobody ready, Gosched returns at once. Lines do not
+	// wait for a timer: the writer goes on as soon as it runs again.
 	g.writing = true
+	g.queue = append(g.queue, p...)
 	g.mu.Unlock()
-	_, err := g.w.Write(p)
+	g.yield()
 	g.mu.Lock()
-	for len(g.queue) > 0 {
+	var err error
+	for own := true; len(g.queue) > 0; own = false {
 		batch := g.queue
 		g.queue = g.spare[:0]
 		g.room.Broadcast()
 		g.mu.Unlock()
 		_, berr := g.w.Write(batch)
 		g.mu.Lock()
-		if berr != nil && g.err == nil {
+		if own {
+			err = berr // p was in this batch
+		} else if berr != nil && g.err == nil {
 			g.err = berr
 		}
 		if cap(batch) <= 2*g.max { // a huge line is not kept around

@@ -96,6 +96,32 @@ func TestLinesWrittenMeanwhileGoOutTogetherInOneWrite(t *testing.T) {
 	}
 }
 
+func TestLinesQueuedWhileTheWriterYieldsShareItsWrite(t *testing.T) {
+	var w bytes.Buffer
+	var writes []string
+	g := NewGroupWriter(writerFunc(func(p []byte) (int, error) {
+		writes = append(writes, string(p))
+		return w.Write(p)
+	}))
+	g.yield = func() { // other requests finishing while the writer yields
+		for _, l := range []string{"b\n", "c\n"} {
+			if _, err := g.Write([]byte(l)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := g.Write([]byte("a\n")); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a\nb\nc\n"}; !slices.Equal(writes, want) {
+		t.Fatalf("writes = %q, want %q: one write for the lines queued during the yield", writes, want)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
 func TestFlushWaitsForTheQueuedLines(t *testing.T) {
 	w := newGate()
 	g := NewGroupWriter(w)
