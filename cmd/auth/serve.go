@@ -23,7 +23,12 @@ import (
 // configuration on SIGHUP and when its file changes.
 func serve(path string, stderr io.Writer) int {
 	tuneGC(os.Getenv)
-	log := slog.New(logtext.NewHandler(stderr, nil)) // slog's text format, cheaper per line
+	// Concurrent requests' lines go out together in one write (group
+	// commit); every return below flushes what is queued.
+	out := logtext.NewGroupWriter(stderr)
+	defer out.Flush()
+	stderr = out
+	log := slog.New(logtext.NewHandler(out, nil)) // slog's text format, cheaper per line
 	srv, err := authserver.New(path, log)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -47,9 +47,10 @@ func (s *Server) tokenEndpoint(snap *snapshot) http.Handler {
 			status = e.Status
 			writeError(w, e)
 		}
-		latency := s.now().Sub(start)
+		end := s.now()
+		latency := end.Sub(start)
 		s.metrics.requests.WithLabelValues(strconv.Itoa(status)).Observe(latency.Seconds())
-		s.logRequest(r, req, status, latency, err)
+		s.logRequest(r, req, status, end, latency, err)
 	})
 }
 

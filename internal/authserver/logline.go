@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/wharf-registry/wharf/pkg/token"
@@ -18,7 +20,11 @@ import (
 // and the lists as values that render themselves: with slog's text handler
 // (cmd/auth) exactly as fmt would print the slices, [a b], and with a JSON
 // handler as JSON arrays, so no handler sees different information.
-func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, latency time.Duration, err error) {
+//
+// The record is built here rather than by Logger.LogAttrs, which would read
+// the clock once more (the line's time is end, when the request was done)
+// and unwind the stack for a source position that is the same every time.
+func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, end time.Time, latency time.Duration, err error) {
 	level := slog.LevelInfo
 	reason := ""
 	if err != nil {
@@ -70,7 +76,25 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, late
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", reason))
 	}
-	s.log.LogAttrs(ctx, level, "token request", attrs...)
+	rec := slog.NewRecord(end, level, "token request", requestLinePC())
+	rec.AddAttrs(attrs...)
+	_ = s.log.Handler().Handle(ctx, rec) // as Logger does: a failed write is not the client's problem
+}
+
+// linePC is the program counter of requestLinePC's call in logRequest,
+// once found.
+var linePC atomic.Uintptr
+
+// requestLinePC is what Logger.LogAttrs would record as the line's source
+// (a handler with AddSource prints it): a place in logRequest.
+func requestLinePC() uintptr {
+	if pc := linePC.Load(); pc != 0 {
+		return pc
+	}
+	var pcs [1]uintptr
+	runtime.Callers(2, pcs[:]) // 0 is Callers, 1 this function, 2 its caller
+	linePC.Store(pcs[0])
+	return pcs[0]
 }
 
 // askedList is the scopes asked for, rendered when the line is written.

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,7 +99,7 @@ func TestTokenRequestLineIsUnchanged(t *testing.T) {
 				var got, want bytes.Buffer
 				s := &Server{log: slog.New(mk(&got))}
 				r := httptest.NewRequest("GET", "/auth", nil)
-				s.logRequest(r, &tc.req, tc.status, 1234*time.Microsecond, tc.err)
+				s.logRequest(r, &tc.req, tc.status, time.Now(), 1234*time.Microsecond, tc.err)
 				level := slog.LevelInfo
 				if tc.err != nil && tc.status != statusClientClosed {
 					level = slog.LevelWarn
@@ -109,6 +112,42 @@ func TestTokenRequestLineIsUnchanged(t *testing.T) {
 					t.Errorf("\n got %s\nwant %s", got.String(), want.String())
 				}
 			})
+		}
+	}
+}
+
+// recordingHandler keeps the records it is handed.
+type recordingHandler struct {
+	slog.Handler
+	records *[]slog.Record
+}
+
+func (h recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	*h.records = append(*h.records, r)
+	return nil
+}
+
+// TestTokenRequestLineCarriesTheEndTimeAndLogRequestAsSource: the record
+// logRequest builds itself has what Logger.LogAttrs would give it, a time
+// (the request's end) and a source position in logRequest, every time.
+func TestTokenRequestLineCarriesTheEndTimeAndLogRequestAsSource(t *testing.T) {
+	var records []slog.Record
+	s := &Server{log: slog.New(recordingHandler{slog.NewTextHandler(io.Discard, nil), &records})}
+	r := httptest.NewRequest("GET", "/auth", nil)
+	end := time.Date(2026, 12, 3, 14, 30, 0, 123456789, time.UTC)
+	for range 3 { // the first finds the source position, the others reuse it
+		s.logRequest(r, &tokenRequest{grantType: "anonymous"}, 200, end, time.Millisecond, nil)
+	}
+	if len(records) != 3 {
+		t.Fatalf("%d records, want 3", len(records))
+	}
+	for _, rec := range records {
+		if !rec.Time.Equal(end) {
+			t.Errorf("record time %v, want the request's end %v", rec.Time, end)
+		}
+		f, _ := runtime.CallersFrames([]uintptr{rec.PC}).Next()
+		if !strings.HasSuffix(f.Function, ".(*Server).logRequest") || !strings.HasSuffix(f.File, "/logline.go") {
+			t.Errorf("record source %s (%s:%d), want logRequest in logline.go", f.Function, f.File, f.Line)
 		}
 	}
 }

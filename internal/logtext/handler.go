@@ -11,8 +11,10 @@
 // the same writer, so the output never differs: the tests compare the two
 // over many records and a fuzz target.
 //
-// Each record is still one Write under the handler's lock before Handle
-// returns, so a request's line is on its way before its response is.
+// Each record is one Write under the handler's lock before Handle returns,
+// so a request's line is on its way before its response is; on a
+// GroupWriter (which keeps lines whole itself) without the lock, so a
+// line may instead be queued for the write in progress.
 package logtext
 
 import (
@@ -40,6 +42,7 @@ func NewHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 		return slog.NewTextHandler(w, opts)
 	}
 	out := &output{w: w}
+	_, out.group = w.(*GroupWriter)
 	level := opts.Level
 	if level == nil {
 		level = slog.LevelInfo
@@ -56,17 +59,27 @@ func NewHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 type output struct {
 	mu sync.Mutex
 	w  io.Writer
+	// group is set when w is a *GroupWriter: it keeps lines whole and in
+	// order itself, and holding mu while it writes others' lines too
+	// would make them queue again.
+	group bool
 }
 
-// lockedWriter lets the standard handler write under output's lock, so
-// its lines and ours never interleave whatever w is.
+// write writes one whole line.
+func (o *output) write(p []byte) (int, error) {
+	if o.group {
+		return o.w.Write(p)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.w.Write(p)
+}
+
+// lockedWriter lets the standard handler write through output, so its
+// lines and ours never interleave whatever w is.
 type lockedWriter struct{ out *output }
 
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.out.mu.Lock()
-	defer l.out.mu.Unlock()
-	return l.out.w.Write(p)
-}
+func (l lockedWriter) Write(p []byte) (int, error) { return l.out.write(p) }
 
 type handler struct {
 	out   *output
@@ -136,9 +149,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	b, ok := h.format((*bp)[:0], r)
 	var err error
 	if ok {
-		h.out.mu.Lock()
-		_, err = h.out.w.Write(b)
-		h.out.mu.Unlock()
+		_, err = h.out.write(b)
 	}
 	if cap(b) <= maxPooled {
 		*bp = b[:0]
