@@ -13,14 +13,14 @@ import (
 // the other requests queued on. With GroupWriter the goroutine that finds
 // no write in progress becomes the writer: it queues its line, yields the
 // processor once (runtime.Gosched) so that goroutines ready to run can
-// queue theirs, then writes the queue, looping until nothing is left. The
-// others only copy their line into the queue and return. There is no
-// timer and no background goroutine: a line waits at most for one turn of
-// the goroutines ready to run and the write in progress, and the writer's
-// own Write does not return before the queue is empty, so once every
-// goroutine that logged has returned from its Write (an http.Server's
-// Shutdown waits for its handlers) every line is written. Flush waits for
-// that explicitly, for exit paths.
+// queue theirs, then writes the queue, and once more if lines came
+// meanwhile; whatever keeps coming after that is written by a goroutine
+// started for it (drain), which ends when it finds the queue empty, so no
+// request writes the lines of others without end. The others only copy
+// their line into the queue and return. There is no timer and no
+// goroutine waiting for work: a line waits at most for one turn of the
+// goroutines ready to run and the writes before it. Flush waits until
+// every line given to Write is written, for exit paths.
 //
 // The queue is bounded: a Write that finds it full waits for the writer
 // to take it, or becomes the writer itself. No line is ever dropped.
@@ -76,28 +76,67 @@ func (g *GroupWriter) Write(p []byte) (int, error) {
 	g.mu.Unlock()
 	g.yield()
 	g.mu.Lock()
-	var err error
-	for own := true; len(g.queue) > 0; own = false {
-		batch := g.queue
-		g.queue = g.spare[:0]
-		g.room.Broadcast()
-		g.mu.Unlock()
-		_, berr := g.w.Write(batch)
-		g.mu.Lock()
-		if own {
-			err = berr // p was in this batch
-		} else if berr != nil && g.err == nil {
-			g.err = berr
+	err := g.writeBatch() // p is in this batch
+	for rounds := 1; len(g.queue) > 0; rounds++ {
+		if rounds == writerRounds {
+			// Under steady logging the queue may never be empty: the
+			// rest goes to a goroutine of its own, so that no request
+			// waits without end writing the lines of others.
+			go g.drain()
+			g.mu.Unlock()
+			return written(p, err)
 		}
-		if cap(batch) <= 2*g.max { // a huge line is not kept around
-			g.spare = batch[:0]
-		} else {
-			g.spare = nil
-		}
+		g.keep(g.writeBatch())
 	}
 	g.writing = false
 	g.room.Broadcast()
 	g.mu.Unlock()
+	return written(p, err)
+}
+
+// writerRounds is how many batches a Write that became the writer writes
+// before it hands the queue to drain: its own and one more.
+const writerRounds = 2
+
+// writeBatch writes the queue as one batch, the lock released meanwhile;
+// called and returning with g.mu held.
+func (g *GroupWriter) writeBatch() error {
+	batch := g.queue
+	g.queue = g.spare[:0]
+	g.room.Broadcast()
+	g.mu.Unlock()
+	_, err := g.w.Write(batch)
+	g.mu.Lock()
+	if cap(batch) <= 2*g.max { // a huge line is not kept around
+		g.spare = batch[:0]
+	} else {
+		g.spare = nil
+	}
+	return err
+}
+
+// keep records the failure of a batch written for other goroutines, for
+// Flush; called with g.mu held.
+func (g *GroupWriter) keep(err error) {
+	if err != nil && g.err == nil {
+		g.err = err
+	}
+}
+
+// drain writes the queue until it finds it empty, then lets the next
+// Write become the writer.
+func (g *GroupWriter) drain() {
+	g.mu.Lock()
+	for len(g.queue) > 0 {
+		g.keep(g.writeBatch())
+	}
+	g.writing = false
+	g.room.Broadcast()
+	g.mu.Unlock()
+}
+
+// written is Write's answer for p, whose batch's write returned err.
+func written(p []byte, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}

@@ -96,6 +96,48 @@ func TestLinesWrittenMeanwhileGoOutTogetherInOneWrite(t *testing.T) {
 	}
 }
 
+// A Write that became the writer writes its own batch and one more, then
+// returns while a goroutine of the GroupWriter's writes what kept coming:
+// under steady logging no request writes the lines of others without end.
+func TestTheWriterHandsTheQueueOnAfterTwoBatches(t *testing.T) {
+	w := newGate()
+	g := NewGroupWriter(w)
+	first := make(chan error, 1)
+	go func() {
+		_, err := g.Write([]byte("a\n"))
+		first <- err
+	}()
+	for _, next := range []string{"b\n", "c\n"} {
+		recv(t, w.entered, "a write")
+		if _, err := g.Write([]byte(next)); err != nil { // queued meanwhile
+			t.Fatal(err)
+		}
+		w.release <- struct{}{}
+	}
+	// "c" came during the second batch: the first Write returns without
+	// writing it, while "c"'s write is held at the gate.
+	if got := recv(t, w.entered, "the third batch's write"); got != "c\n" {
+		t.Fatalf("third write = %q, want %q", got, "c\n")
+	}
+	if err := recv(t, first, "the first Write's return, its third batch still being written"); err != nil {
+		t.Fatal(err)
+	}
+	w.release <- struct{}{}
+	if err := g.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.written(), []string{"a\n", "b\n", "c\n"}; !slices.Equal(got, want) {
+		t.Fatalf("writes = %q, want %q", got, want)
+	}
+	go g.Write([]byte("d\n")) // a new writer after the hand-off
+	recv(t, w.entered, "the next writer's write")
+	w.release <- struct{}{}
+	g.Flush()
+	if got := w.written(); len(got) != 4 || got[3] != "d\n" {
+		t.Fatalf("writes = %q, want d written after the hand-off", got)
+	}
+}
+
 func TestLinesQueuedWhileTheWriterYieldsShareItsWrite(t *testing.T) {
 	var w bytes.Buffer
 	var writes []string
