@@ -66,7 +66,14 @@ func startProcEnv(dir, name, bin string, env []string, peer bool, args func(port
 }
 
 func launch(dir, name, bin string, port int, argv, env []string, peer bool) (*proc, error) {
-	logf := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, port))
+	// Logs go beside the configs' directory, not into it: auth watches the
+	// directory of its config, and each line written there would wake it,
+	// which no deployment logging to a pipe or journald pays.
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return nil, err
+	}
+	logf := filepath.Join(logs, fmt.Sprintf("%s-%d.log", name, port))
 	out, err := os.Create(logf)
 	if err != nil {
 		return nil, err
