@@ -77,26 +77,20 @@ func (g *GroupWriter) Write(p []byte) (int, error) {
 	g.yield()
 	g.mu.Lock()
 	err := g.writeBatch() // p is in this batch
-	for rounds := 1; len(g.queue) > 0; rounds++ {
-		if rounds == writerRounds {
-			// Under steady logging the queue may never be empty: the
-			// rest goes to a goroutine of its own, so that no request
-			// waits without end writing the lines of others.
-			go g.drain()
-			g.mu.Unlock()
-			return written(p, err)
-		}
-		g.keep(g.writeBatch())
+	if len(g.queue) > 0 {
+		g.keep(g.writeBatch()) // one more, for the lines that came meanwhile
 	}
-	g.writing = false
-	g.room.Broadcast()
-	g.mu.Unlock()
+	if len(g.queue) > 0 {
+		// Under steady logging the queue may never be empty: the rest
+		// goes to a goroutine of its own, so that no request waits
+		// without end writing the lines of others.
+		go g.drain()
+		g.mu.Unlock()
+	} else {
+		g.stop()
+	}
 	return written(p, err)
 }
-
-// writerRounds is how many batches a Write that became the writer writes
-// before it hands the queue to drain: its own and one more.
-const writerRounds = 2
 
 // writeBatch writes the queue as one batch, the lock released meanwhile;
 // called and returning with g.mu held.
@@ -130,6 +124,12 @@ func (g *GroupWriter) drain() {
 	for len(g.queue) > 0 {
 		g.keep(g.writeBatch())
 	}
+	g.stop()
+}
+
+// stop ends a turn as the writer, the queue empty: the next Write becomes
+// the writer. Called with g.mu held, it releases it.
+func (g *GroupWriter) stop() {
 	g.writing = false
 	g.room.Broadcast()
 	g.mu.Unlock()
