@@ -239,7 +239,7 @@ func waitHealthy(p *Process, host string, tlsConf *tls.Config, anyStatus bool) e
 	}
 	client := &http.Client{
 		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true},
+		Transport: &http.Transport{TLSClientConfig: tlsConf.Clone(), DisableKeepAlives: true},
 	}
 	url := fmt.Sprintf("%s://%s/healthz", scheme, net.JoinHostPort(host, strconv.Itoa(p.port)))
 	deadline := time.Now().Add(90 * time.Second)

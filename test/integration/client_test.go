@@ -33,7 +33,9 @@ func newClient(t *testing.T, acct account, roots *tls.Config) client {
 	}
 	tr := remote.DefaultTransport.(*http.Transport).Clone()
 	if roots != nil {
-		tr.TLSClientConfig = roots
+		// A copy: a transport that tries HTTP/2 writes "h2" into its
+		// config's NextProtos, a race on a config several clients share.
+		tr.TLSClientConfig = roots.Clone()
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	return client{opts: []remote.Option{

@@ -141,7 +141,7 @@ func catalogPage(t *testing.T, rt http.RoundTripper, url string) ([]string, stri
 // tlsTransport is go-containerregistry's default transport trusting roots.
 func tlsTransport(t *testing.T, roots *tls.Config) http.RoundTripper {
 	tr := remote.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = roots
+	tr.TLSClientConfig = roots.Clone() // HTTP/2 set-up writes to it: one each
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
 }

@@ -169,7 +169,7 @@ func TestSeed004CORSHeadersFromEnvironment(t *testing.T) {
 		},
 		tls: roots,
 	})
-	httpsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: roots}}
+	httpsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: roots.Clone()}}
 	wantHeaders := map[string][]string{
 		"Access-Control-Allow-Origin":      {origin},
 		"Access-Control-Allow-Methods":     {"HEAD", "GET", "OPTIONS", "DELETE"},
