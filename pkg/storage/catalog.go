@@ -100,32 +100,29 @@ func (s *Store) pushChildren(ctx context.Context, q *catalogQueue, parent, last 
 			continue
 		}
 		if name > last && (q.filter == nil || q.filter.Keep(name)) {
-			heap.Push(q, catalogItem{name: name})
+			heap.Push(q, catalogItem{name: name, key: name})
 		}
 		// Every name below is "name/..."; the whole subtree is at or before
-		// last unless last lies inside it or before it.
+		// last unless last lies inside it or before it. The entry is queued
+		// without asking whether it is a directory: only the few subtrees
+		// that sort before the page's end are ever expanded, and listing a
+		// file is "not found", which pushChildren takes as empty.
 		prefix := name + "/"
 		if (prefix > last || strings.HasPrefix(last, prefix)) && (q.filter == nil || q.filter.MayKeepBelow(prefix)) {
-			if fi, err := s.d.Stat(ctx, e); err == nil && fi.IsDir {
-				heap.Push(q, catalogItem{name: name, subtree: true})
-			}
+			heap.Push(q, catalogItem{name: name, key: prefix, subtree: true})
 		}
 	}
 	return nil
 }
 
 // catalogItem is a repository candidate, or a directory to expand later.
+// key orders items: a subtree sorts as "name/", before any of its names.
+// It is kept rather than built in Less, which the heap calls O(log n)
+// times for each of the thousands of entries a page may queue.
 type catalogItem struct {
 	name    string
+	key     string
 	subtree bool
-}
-
-// key orders items: a subtree sorts as "name/", before any of its names.
-func (it catalogItem) key() string {
-	if it.subtree {
-		return it.name + "/"
-	}
-	return it.name
 }
 
 // catalogQueue is the walk's priority queue, with the filter deciding
@@ -136,7 +133,7 @@ type catalogQueue struct {
 }
 
 func (q *catalogQueue) Len() int           { return len(q.items) }
-func (q *catalogQueue) Less(i, j int) bool { return q.items[i].key() < q.items[j].key() }
+func (q *catalogQueue) Less(i, j int) bool { return q.items[i].key < q.items[j].key }
 func (q *catalogQueue) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
 func (q *catalogQueue) Push(x any)         { q.items = append(q.items, x.(catalogItem)) }
 func (q *catalogQueue) Pop() any {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -262,5 +264,48 @@ func TestCatalogOrderMatchesSortedNamesOnATrickyTree(t *testing.T) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("catalog:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+// TestCatalogFailsClosedOnStorageErrors: an error reading any directory of
+// the walk ends the listing with that error, never a shorter catalog that
+// says nothing is missing; a stray file where a directory could be is no
+// error and no repository.
+func TestCatalogFailsClosedOnStorageErrors(t *testing.T) {
+	s, root := newStore(t)
+	ctx := context.Background()
+	for _, n := range []string{"a", "lib/x/y/z", "z"} {
+		pushImage(t, s, n, "v1", n)
+	}
+	for _, stray := range []string{"stray", "lib/x/stray"} {
+		p := filepath.Join(root, "docker/registry/v2/repositories", stray)
+		if err := os.WriteFile(p, []byte("not a directory"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := s.Catalog(ctx, "", -1)
+	if err != nil || strings.Join(got, " ") != "a lib/x/y/z z" {
+		t.Fatalf("Catalog with stray files = %q, %v; want a lib/x/y/z z", got, err)
+	}
+
+	fsd, err := NewFilesystemDriver(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every call on the nested namespace fails as an S3 503 would: the
+	// walk must not step over lib/x/y/z as if it were not there.
+	for _, op := range []string{"List", "Stat"} {
+		t.Run(op, func(t *testing.T) {
+			fd := &faultDriver{Driver: fsd, ops: map[string]bool{op: true}, match: "repositories/lib", every: 1}
+			for _, n := range []int{-1, 1, 2} {
+				got, _, err := New(fd, Options{}).Catalog(ctx, "a", n)
+				if fd.faults == 0 {
+					t.Fatalf("n=%d: no %s under repositories/lib was asked (got %q, %v)", n, op, got, err)
+				}
+				if !errors.Is(err, errInjected) {
+					t.Fatalf("n=%d: %s failing under repositories/lib, Catalog = %q, %v; want the injected error", n, op, got, err)
+				}
+			}
+		})
 	}
 }
