@@ -27,7 +27,12 @@ func (s *Store) Tags(ctx context.Context, repo, last string, n int) (tags []stri
 			names = append(names, t)
 		}
 	}
-	sort.Strings(names)
+	// List's paths come sorted and share one parent, so their last
+	// elements are in order already; sorting 10,000 names again on every
+	// page of a walk cost a tenth of its time.
+	if !sort.StringsAreSorted(names) {
+		sort.Strings(names)
+	}
 	tags = []string{}
 	for _, t := range names {
 		// A tag directory without current/link (left by a crash, or by
