@@ -262,7 +262,13 @@ func (s *Store) removeManifest(ctx context.Context, repo string, d digest.Digest
 		if !reference.ValidTag(tag) {
 			continue
 		}
-		if cur, err := s.readLink(ctx, tagCurrentLinkPath(repo, tag)); err == nil && cur == d {
+		// A tag whose link cannot be read may point at d: deleting d then
+		// would leave the tag dangling, so only "no link" lets it pass.
+		cur, ok, err := s.readLinkIfPresent(ctx, tagCurrentLinkPath(repo, tag))
+		if err != nil {
+			return err
+		}
+		if ok && cur == d {
 			if err := ignoreNotFound(s.d.Delete(ctx, dir)); err != nil {
 				return err
 			}
@@ -272,7 +278,15 @@ func (s *Store) removeManifest(ctx context.Context, repo string, d digest.Digest
 			return err
 		}
 	}
-	if body, err := s.d.GetContent(ctx, blobDataPath(d)); err == nil {
+	// The referrers index entry is found through the manifest's subject;
+	// an unreadable body (other than a missing one) would leave that entry
+	// behind, pointing at a deleted manifest.
+	body, err := s.d.GetContent(ctx, blobDataPath(d))
+	switch {
+	case errors.Is(err, ErrPathNotFound):
+	case err != nil:
+		return err
+	default:
 		if refs, err := manifest.References(body); err == nil && checkDigest(refs.Subject) == nil {
 			if err := ignoreNotFound(s.d.Delete(ctx, referrerDir(repo, refs.Subject, d))); err != nil {
 				return err

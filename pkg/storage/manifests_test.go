@@ -170,12 +170,7 @@ func TestDeleteTagRemovesOnlyThatTag(t *testing.T) {
 func TestDeleteManifestRemovesRevisionTagsAndReferrerEntry(t *testing.T) {
 	s, root := newStore(t)
 	ctx := context.Background()
-	subject := pushImage(t, s, "app", "v1", "subject")
-	cfg := pushBlob(t, s, "app", []byte("{}"))
-	sig := putManifest(t, s, "app", "sig", manifest.MediaTypeOCIManifest,
-		imageBody(manifest.MediaTypeOCIManifest, cfg, nil, &subject.Manifest, "application/vnd.example.sig"))
-	putManifest(t, s, "app", "also-sig", manifest.MediaTypeOCIManifest,
-		imageBody(manifest.MediaTypeOCIManifest, cfg, nil, &subject.Manifest, "application/vnd.example.sig"))
+	subject, sig := pushSigned(t, s, "app", "v1", "sig", "also-sig")
 
 	if err := s.DeleteManifest(ctx, "app", sig.Digest); err != nil {
 		t.Fatal(err)
@@ -244,4 +239,61 @@ func TestTagManifestKeepsTheDigestAlgorithmPushed(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", name, err, tc.want)
 		}
 	}
+}
+
+// TestDeleteManifestStopsOnAnUnreadableLinkOrBody: a manifest delete that
+// cannot read a tag's link (it may name this manifest) or the manifest's
+// body (its subject says which referrers entry to remove) fails with that
+// error and leaves the revision, so no tag or referrers entry is left
+// naming a deleted manifest and the delete can be retried.
+func TestDeleteManifestStopsOnAnUnreadableLinkOrBody(t *testing.T) {
+	for _, tc := range []struct{ name, match string }{
+		{"tag link", "/_manifests/tags/sig/current/link"},
+		{"manifest body", "/blobs/sha256/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, root := newStore(t)
+			ctx := context.Background()
+			subject, sig := pushSigned(t, s, "app", "v1", "sig")
+			fsd, err := NewFilesystemDriver(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd := &faultDriver{Driver: fsd, ops: map[string]bool{"GetContent": true}, match: tc.match, every: 1}
+			if err := New(fd, Options{}).DeleteManifest(ctx, "app", sig.Digest); !errors.Is(err, errInjected) {
+				t.Fatalf("DeleteManifest with %s unreadable = %v (%d faults); want the injected error", tc.name, err, fd.faults)
+			}
+			if _, err := s.GetManifest(ctx, "app", sig.Digest.String()); err != nil {
+				t.Fatalf("the revision is gone after a failed delete: %v", err)
+			}
+			refs, _, err := s.Referrers(ctx, "app", subject.Manifest.Digest, "", "", 1000)
+			if err != nil || len(refs) != 1 {
+				t.Fatalf("Referrers after a failed delete = %v, %v; want the signature", refs, err)
+			}
+			// Retried with storage healthy, the delete completes.
+			if err := s.DeleteManifest(ctx, "app", sig.Digest); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GetManifest(ctx, "app", "sig"); !errors.Is(err, ErrManifestUnknown) {
+				t.Fatalf("sig after the retried delete: %v", err)
+			}
+		})
+	}
+}
+
+// pushSigned pushes an image tagged tag and a signature manifest whose
+// subject it is, tagged with each of sigTags (by digest only when none).
+func pushSigned(t *testing.T, s *Store, repo, tag string, sigTags ...string) (image, Descriptor) {
+	t.Helper()
+	subject := pushImage(t, s, repo, tag, "subject")
+	cfg := pushBlob(t, s, repo, []byte("{}"))
+	body := imageBody(manifest.MediaTypeOCIManifest, cfg, nil, &subject.Manifest, "application/vnd.example.sig")
+	if len(sigTags) == 0 {
+		sigTags = []string{""}
+	}
+	var sig Descriptor
+	for _, st := range sigTags {
+		sig = putManifest(t, s, repo, st, manifest.MediaTypeOCIManifest, body)
+	}
+	return subject, sig
 }
