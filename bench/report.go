@@ -90,6 +90,12 @@ func describeMachine(dir string) machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.kernel = "Linux " + strings.TrimSpace(string(b))
 	}
+	// Every TCP hop of the S3 rows sends with it; BBR paces each send with
+	// a timer even on loopback, which costs a pull through the registry
+	// (two hops) more than the server's own GetObject (one).
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control"); err == nil {
+		m.kernel += ", TCP congestion control " + strings.TrimSpace(string(b))
+	}
 	var st syscall.Statfs_t
 	if syscall.Statfs(dir, &st) == nil {
 		m.fs = fmt.Sprintf("%s (filesystem magic 0x%x)", dir, st.Type)

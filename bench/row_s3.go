@@ -35,8 +35,9 @@ type s3Bench struct {
 var (
 	s3StoreBench = s3Bench{"./pkg/storage/s3/", "^BenchmarkThroughput$", "1x"}
 	s3ProxyBench = s3Bench{"./test/scaleout/", "^BenchmarkThroughputThroughTheProxy$", "1x"}
-	// The rows with targets: a mean of 3 runs each, as one run of 128 MiB
-	// lasts a fraction of a second.
+	// The rows with targets: the pushes a mean of 3 runs each, as one run
+	// of 128 MiB lasts a fraction of a second; the pulls a median of 11
+	// alternating rounds (test/scaleout's pullRounds).
 	s3OneBench = s3Bench{"./test/scaleout/", "^BenchmarkThroughputOneRegistry$", "3x"}
 )
 
@@ -183,13 +184,13 @@ func (b *bench) s3Note(server string, figs map[string]s3Figure) string {
 
 // s3MethodNote says what each figure of row 12 measures.
 func s3MethodNote(timings []string) string {
-	return "S3 storage (issue 7; the one-registry rows carry issue 12's targets, the others are reported only). Figures from `go test -run '^$' -bench BenchmarkThroughput -benchtime 1x ./pkg/storage/s3/`, `... -bench BenchmarkThroughputThroughTheProxy ./test/scaleout/` and `... -bench BenchmarkThroughputOneRegistry -benchtime 3x ./test/scaleout/` (its figures the mean of 3 runs, the others of one) (" +
+	return "S3 storage (issue 7; the one-registry rows carry issue 12's targets, the others are reported only). Figures from `go test -run '^$' -bench BenchmarkThroughput -benchtime 1x ./pkg/storage/s3/`, `... -bench BenchmarkThroughputThroughTheProxy ./test/scaleout/` and `... -bench BenchmarkThroughputOneRegistry -benchtime 3x ./test/scaleout/` (its pushes the mean of 3 runs, its pulls the median of 11 rounds that alternate the server's GetObject, ours and registry:3's, each read with 1 MiB buffers; the others one run) (" +
 		strings.Join(timings, ", ") + "), each S3 server started by the tests on 127.0.0.1 with its data under the scratch directory's parent. " +
 		"Limit: the server's own single stream, one PutObject / GetObject of the whole blob with the AWS SDK from the benchmark process. " +
 		"Store.PutBlob / Store.OpenBlob: our storage layer over the S3 driver inside the benchmark process, no HTTP in front (push = upload straight to the blob's key, digest check and commit; pull = stream the blob). " +
-		"One registry over HTTP: one `registry serve` process (built by the test), auth off, 5 MiB S3 parts, redirect disabled (the registry splices each pulled body from its own connection to S3 into the client's: plain HTTP on both sides), the client in the benchmark process; its limit is the SDK's PutObject / GetObject of the same 128 MiB from that process, just before; the pull counts the bytes and checks the digest once, untimed. " +
+		"One registry over HTTP: one `registry serve` process (built by the test), auth off, 5 MiB S3 parts, redirect disabled (the registry splices each pulled body from its own connection to S3 into the client's: plain HTTP on both sides), the client in the benchmark process; its limit is the SDK's PutObject of the same 128 MiB from that process, just before, and its GetObject in the same rounds as the pulls; every pull reads the body alike (1 MiB reads, bytes counted; with 8 KiB reads the limit was the client's own CPU), and the digest is checked once, untimed. " +
 		"Through the proxy: three `registry serve` processes (built by the test) on one bucket, auth off, 5 MiB S3 parts, redirect disabled (pulls stream through the registry), behind a round-robin Go reverse proxy, so a chunked push lands each PATCH on the next process; the client sends new random content each time and the pull checks the digest. " +
-		"The stock registry:3 (when installed) runs beside ours with the same configuration on the same server, under a root directory of its own, after our pushes and after our pull; it takes no body with the POST (it starts an upload, as the distribution spec allows), so it has no one-POST row. The one-registry pushes: one POST ?digest= with the body; docker's way (an empty POST, the whole blob in one PATCH with chunked transfer encoding, a PUT ?digest= without a body: on S3 a multipart upload of the session, then a parallel server-side copy into the blob's key); containerd's way (an empty POST, then a PUT ?digest= with the body: stored like the POST ?digest=). " +
+		"The stock registry:3 (when installed) runs beside ours with the same configuration on the same server, under a root directory of its own: its pushes after ours, its pull in the same rounds as ours; it takes no body with the POST (it starts an upload, as the distribution spec allows), so it has no one-POST row. The one-registry pushes: one POST ?digest= with the body; docker's way (an empty POST, the whole blob in one PATCH with chunked transfer encoding, a PUT ?digest= without a body: on S3 a multipart upload of the session, then a parallel server-side copy into the blob's key); containerd's way (an empty POST, then a PUT ?digest= with the body: stored like the POST ?digest=). " +
 		"The proxy rows' limit is that of the first command, taken just before with its own blob size. Filesystem: rows 1a/1b/2a of this run (token auth, one registry process, page cache evicted after pushes, pull from page cache)."
 }
 

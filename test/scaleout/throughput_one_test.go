@@ -3,7 +3,6 @@ package scaleout
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,7 +22,8 @@ import (
 // benchmark process (the registry's client). The push is one POST with
 // ?digest=; the pull a GET streamed through the registry (redirect
 // disabled), its bytes counted and, outside the timing, its digest checked
-// once. Two more pushes are the ways real clients push: docker's and
+// once. The pulls run in alternating rounds beside the GetObject, all read
+// alike (benchPulls); their figures are medians. Two more pushes are the ways real clients push: docker's and
 // go-containerregistry's (an empty POST, one streamed PATCH of the whole
 // blob with chunked transfer encoding, a PUT ?digest= without a body) and
 // containerd's (an empty POST, then a PUT ?digest= with the whole blob).
@@ -72,23 +72,22 @@ func BenchmarkThroughputOneRegistry(b *testing.B) {
 			} else {
 				b.Logf("registry:3 not measured: %v", stockErr)
 			}
-			b.Run("sdk-get-object", func(b *testing.B) {
-				b.SetBytes(throughputSize)
-				for range b.N {
-					out, err := raw.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(s3Bucket), Key: &sdkKey})
-					if err != nil {
-						b.Fatal(err)
-					}
-					n, err := io.Copy(io.Discard, out.Body)
-					out.Body.Close()
-					if err != nil || n != throughputSize {
-						b.Fatalf("GetObject: %d bytes, %v", n, err)
-					}
+			// The pulls, side by side in alternating rounds: the server's
+			// own GetObject of the whole blob, ours, registry:3's.
+			pullers := []puller{{"sdk-get-object", func() (io.ReadCloser, error) {
+				out, err := raw.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: aws.String(s3Bucket), Key: &sdkKey})
+				if err != nil {
+					return nil, err
 				}
-			})
-			benchPull(b, "pull", base, repo, last)
+				return out.Body, nil
+			}}, registryPuller("pull", base, repo, last)}
 			if stockErr == nil {
-				benchPull(b, "registry-3/pull", stockBase, repo, stockLast)
+				pullers = append(pullers, registryPuller("registry-3/pull", stockBase, repo, stockLast))
+			}
+			benchPulls(b, pullers)
+			checkPulled(b, base, repo, last)
+			if stockErr == nil {
+				checkPulled(b, stockBase, repo, stockLast)
 			}
 		})
 	}
@@ -104,36 +103,6 @@ func benchPushes(b *testing.B, base, repo string, monolithic bool, fresh func() 
 	}
 	benchPushDockerStyle(b, base, repo, fresh)
 	return benchPushContainerdStyle(b, base, repo, fresh)
-}
-
-// benchPull GETs blob d from the registry at base, counting its bytes,
-// and then checks once, untimed, that what it serves is the blob.
-func benchPull(b *testing.B, name, base, repo string, d digest.Digest) {
-	blobURL := fmt.Sprintf("%s/v2/%s/blobs/%s", base, repo, d)
-	b.Run(name, func(b *testing.B) {
-		b.SetBytes(throughputSize)
-		for range b.N {
-			resp, err := httpClient.Get(blobURL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n, err := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != http.StatusOK || n != throughputSize {
-				b.Fatalf("pull: %s, %d bytes, %v", resp.Status, n, err)
-			}
-		}
-	})
-	resp, err := httpClient.Get(blobURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := sha256.New()
-	io.Copy(h, resp.Body)
-	resp.Body.Close()
-	if got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)); got != d {
-		b.Fatalf("pulled %s from %s, pushed %s", got, base, d)
-	}
 }
 
 // startStockOnS3 starts the stock registry bin on s, under a root
