@@ -100,10 +100,11 @@ func (s *Server) checkRefresh(snap *snapshot, req *tokenRequest, raw string) (id
 		return &httpError{Status: http.StatusBadRequest, Code: "invalid_grant",
 			Msg: "the refresh token is invalid or expired; log in again", Err: err}
 	}
-	p, key, err := snap.refresh.verify(raw, s.now())
+	e, err := snap.refresh.verify(raw, s.now())
 	if err != nil {
 		return identity{}, invalid(err)
 	}
+	p := e.p
 	req.account = p.Sub
 	if req.service == "" {
 		req.service = p.Aud
@@ -118,8 +119,13 @@ func (s *Server) checkRefresh(snap *snapshot, req *tokenRequest, raw string) (id
 	if u == nil {
 		return identity{}, invalid(fmt.Errorf("%w: user removed", errBadRefresh))
 	}
-	if !p.matches(key, u.hash) {
-		return identity{}, invalid(fmt.Errorf("%w: password changed", errBadRefresh))
+	// The fingerprint's HMAC once per token and snapshot: the user, and
+	// so the hash it was matched against, never changes within one.
+	if e.owner.Load() != u {
+		if !p.matches(e.key, u.hash) {
+			return identity{}, invalid(fmt.Errorf("%w: password changed", errBadRefresh))
+		}
+		e.owner.Store(u)
 	}
 	return identity{account: u.name, labels: u.labels, hash: u.hash}, nil
 }
