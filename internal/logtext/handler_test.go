@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -30,6 +31,21 @@ type textList []string
 func (l textList) MarshalText() ([]byte, error) {
 	return []byte("[" + strings.Join(l, " ") + "]"), nil
 }
+
+// appendedList is textList appending its text in place too, as the token
+// server's lists do (TextAppender).
+type appendedList []string
+
+func (l appendedList) MarshalText() ([]byte, error) { return l.AppendLogText(nil), nil }
+
+func (l appendedList) AppendLogText(b []byte) []byte {
+	return append(append(append(b, '['), strings.Join(l, " ")...), ']')
+}
+
+type panicAppender struct{}
+
+func (panicAppender) MarshalText() ([]byte, error) { panic("boom") }
+func (panicAppender) AppendLogText([]byte) []byte  { panic("boom") }
 
 type failingText struct{}
 
@@ -77,6 +93,7 @@ func attrSets() [][]slog.Attr {
 		// What only the standard handler formats, so it renders it.
 		{slog.String("a", "b"), slog.Any("nilptr", (*ptrText)(nil))},
 		{slog.Any("panics", panicText{}), slog.String("after", "x")},
+		{slog.String("before", "x"), slog.Any("panics", panicAppender{}), slog.String("after", "x")},
 		{slog.Any("err", errors.New("plain error")), slog.Any("list", []string{"a b", "c"})},
 		{slog.Any("bytes", []byte("by\ttes")), slog.Any("nil", nil)},
 		{slog.Any("v", valuer{}), slog.Group("g", slog.String("k", "v"), slog.Int("n", 1))},
@@ -87,6 +104,7 @@ func attrSets() [][]slog.Attr {
 	for _, s := range oddStrings {
 		sets = append(sets, []slog.Attr{
 			slog.String(s, s), slog.String("v", s), slog.Any("text", textList{s, s}), slog.Any("m", &ptrText{s}),
+			slog.Any("appended", appendedList{s}), slog.Any("appended2", appendedList{s, s}),
 		})
 	}
 	return sets
@@ -122,6 +140,20 @@ func render(t *testing.T, newHandler func(*bytes.Buffer) slog.Handler, make func
 	return buf.String()
 }
 
+// renderAttrs formats a record's parts with our handler's HandleAttrs.
+func renderAttrs(t *testing.T, make func(slog.Handler) slog.Handler, tm time.Time, level slog.Level, msg string, attrs []slog.Attr) string {
+	t.Helper()
+	var buf bytes.Buffer
+	h, ok := make(NewHandler(&buf, nil)).(AttrsHandler)
+	if !ok {
+		t.Fatal("a derived handler is not an AttrsHandler")
+	}
+	if err := h.HandleAttrs(context.Background(), tm, level, msg, 0, attrs); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
 func ours(w *bytes.Buffer) slog.Handler   { return NewHandler(w, nil) }
 func stdlib(w *bytes.Buffer) slog.Handler { return slog.NewTextHandler(w, nil) }
 
@@ -144,6 +176,9 @@ func TestLinesAreByteForByteSlogTextHandlers(t *testing.T) {
 				want := render(t, stdlib, c.make, r.Clone())
 				if got != want {
 					t.Fatalf("%s, attrs %d, message %q:\n got %q\nwant %q", c.name, i, msg, got, want)
+				}
+				if got := renderAttrs(t, c.make, tm, r.Level, msg, attrs); got != want {
+					t.Fatalf("HandleAttrs, %s, attrs %d, message %q:\n got %q\nwant %q", c.name, i, msg, got, want)
 				}
 				n++
 			}
@@ -169,6 +204,27 @@ func TestRequestLinesAreFormattedWithoutSlogsHandler(t *testing.T) {
 		if _, ok := h.format(nil, r); !ok || h.grouped {
 			t.Errorf("attribute set %d went to slog's handler", i)
 		}
+	}
+}
+
+// The token server's line through HandleAttrs, its lists appending
+// themselves, allocates nothing: no Record's slice of attributes, no
+// MarshalText.
+func TestRequestLineThroughHandleAttrsAllocatesNothing(t *testing.T) {
+	attrs := []slog.Attr{
+		slog.String("method", "GET"), slog.Int("status", 200), slog.String("grant", "basic"),
+		slog.String("account", "ci"), slog.String("service", "registry.example"),
+		slog.String("client_id", ""), slog.String("client_ip", "127.0.0.1"),
+		slog.Any("scopes_asked", appendedList{"repository:bench/app:pull"}),
+		slog.Any("scopes_granted", appendedList{"repository:bench/app:pull"}),
+		slog.Any("rules", appendedList{"0"}), slog.Bool("reused", true), slog.Float64("latency_ms", 0.042),
+	}
+	h := NewHandler(io.Discard, nil).(AttrsHandler)
+	at := time.Date(2026, 12, 3, 11, 42, 0, 123456789, time.UTC)
+	if n := testing.AllocsPerRun(100, func() {
+		_ = h.HandleAttrs(context.Background(), at, slog.LevelInfo, "token request", 0, attrs)
+	}); n != 0 {
+		t.Errorf("%v allocations per line, want 0", n)
 	}
 }
 
