@@ -32,12 +32,13 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, snap *snapsh
 	// httpbody.Read, so that a client still sending a huge form reads the
 	// 413 rather than a reset.
 	body, err := httpbody.Read(w, r, maxFormBytes)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
-			Msg: fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
-	}
 	if err != nil {
+		// Declared here: errors.As moves it to the heap, for every form.
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
+				Msg: fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
+		}
 		return badRequest("invalid_request", "malformed form body")
 	}
 	var f params
