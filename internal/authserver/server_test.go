@@ -44,17 +44,27 @@ func TestRoutesUnderPathPrefix(t *testing.T) {
 
 func TestMetricsCountOutcomes(t *testing.T) {
 	f := newFixture(t, strictConfig)
+	// No outcome is listed before it happened once.
+	for _, name := range []string{`wharf_auth_tokens_issued_total{grant="basic"}`, `wharf_auth_request_duration_seconds_count{code="200"}`} {
+		if got := f.metric(t, name); got != "" {
+			t.Errorf("before any request, %s = %q, want no such series", name, got)
+		}
+	}
+	f.post(t, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"adminpassword"}, "service": {"registry.local"}})
 	q := url.Values{"service": {"registry.local"}, "scope": {"repository:app:pull"}}
 	f.get(t, q, "admin", "adminpassword")
 	f.get(t, q, "admin", "adminpassword") // reused
 	f.get(t, q, "admin", "bad")
 	f.get(t, q, "-", "")
+	f.get(t, url.Values{"service": {"registry.local"}, "scope": {"repository:app:pull"}, "account": {"other"}}, "admin", "adminpassword")
 
 	want := map[string]string{
 		`wharf_auth_tokens_issued_total{grant="basic"}`:         "2",
+		`wharf_auth_tokens_issued_total{grant="password"}`:      "1",
 		`wharf_auth_tokens_reused_total`:                        "1",
 		`wharf_auth_authentication_failures_total`:              "2",
-		`wharf_auth_request_duration_seconds_count{code="200"}`: "2",
+		`wharf_auth_request_duration_seconds_count{code="200"}`: "3",
+		`wharf_auth_request_duration_seconds_count{code="400"}`: "1",
 		`wharf_auth_request_duration_seconds_count{code="401"}`: "2",
 	}
 	for name, v := range want {
