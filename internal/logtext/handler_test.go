@@ -228,6 +228,32 @@ func TestRequestLineThroughHandleAttrsAllocatesNothing(t *testing.T) {
 	}
 }
 
+// Many lines a second share the text of that second: the milliseconds,
+// the zone and the year still come out as slog's, whatever came before.
+func TestTimesOfOneSecondAsSlogs(t *testing.T) {
+	base := time.Date(2026, 12, 3, 11, 42, 7, 0, time.UTC)
+	zones := []*time.Location{time.UTC, time.FixedZone("A", 5*3600+1800), time.FixedZone("B", -7*3600), time.Local}
+	var times []time.Time
+	for _, ns := range []int{0, 999_999, 1_000_000, 42_123_456, 500_000_000, 999_000_000, 999_999_999} {
+		for _, z := range zones {
+			times = append(times, base.Add(time.Duration(ns)).In(z))
+		}
+	}
+	times = append(times, base.Add(time.Second), base.Add(-time.Second), base.Add(-1), time.Date(12026, 1, 1, 0, 0, 0, 5e6, time.UTC),
+		time.Date(-5, 1, 1, 0, 0, 0, 7e6, time.UTC), time.Date(999, 1, 1, 0, 0, 0, 8e6, time.UTC), time.Unix(-1, 123e6), time.Unix(0, 0))
+	backward := slices.Clone(times)
+	slices.Reverse(backward)
+	for _, order := range [][]time.Time{times, backward} {
+		for _, tm := range order {
+			r := slog.NewRecord(tm, slog.LevelInfo, "m", 0)
+			r.AddAttrs(slog.Time("at", tm))
+			if got, want := render(t, ours, chains[0].make, r.Clone()), render(t, stdlib, chains[0].make, r.Clone()); got != want {
+				t.Errorf("%v:\n got %q\nwant %q", tm, got, want)
+			}
+		}
+	}
+}
+
 func TestLevelAndOptionsAsSlogs(t *testing.T) {
 	var lv slog.LevelVar
 	lv.Set(slog.LevelWarn)
