@@ -79,9 +79,8 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, end 
 	}
 	// As Logger does, a failed write is not the client's problem.
 	h := s.log.Handler()
-	if ah, ok := h.(logtext.AttrsHandler); ok { // cmd/auth's: no Record to fill
-		_ = ah.HandleAttrs(ctx, end, level, "token request", requestLinePC(), attrs)
-		return
+	if ok, _ := logtext.HandleAttrs(ctx, h, end, level, "token request", requestLinePC(), attrs); ok {
+		return // cmd/auth's handler: no Record to fill
 	}
 	rec := slog.NewRecord(end, level, "token request", requestLinePC())
 	rec.AddAttrs(attrs...)

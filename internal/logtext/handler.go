@@ -163,18 +163,23 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
-// AttrsHandler is implemented by the handlers of this package that format
-// records themselves. HandleAttrs writes what Handle writes for the record
-// slog.NewRecord(t, level, msg, pc) with attrs added, without building it:
-// a Record keeps five attributes in place and copies the others into a
-// slice of its own, for every line.
-type AttrsHandler interface {
-	slog.Handler
-	HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, pc uintptr, attrs []slog.Attr) error
+// HandleAttrs writes, when h is one of this package's handlers, what
+// h.Handle writes for the record slog.NewRecord(t, level, msg, pc) with
+// attrs added, without building that record: a Record keeps five
+// attributes in place and copies the others into a slice of its own, for
+// every line. For any other handler it writes nothing and reports false.
+// It is a function, not a method of an interface, because a slice handed
+// to an interface's method is moved to the heap: the caller's attributes
+// can stay on its stack.
+func HandleAttrs(ctx context.Context, h slog.Handler, t time.Time, level slog.Level, msg string, pc uintptr, attrs []slog.Attr) (bool, error) {
+	lh, ok := h.(*handler)
+	if !ok {
+		return false, nil
+	}
+	return true, lh.handleAttrs(ctx, t, level, msg, pc, attrs)
 }
 
-// HandleAttrs writes the record of t, level, msg, pc and attrs as one line.
-func (h *handler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, pc uintptr, attrs []slog.Attr) error {
+func (h *handler) handleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, pc uintptr, attrs []slog.Attr) error {
 	if !h.grouped {
 		bp := bufs.Get().(*[]byte)
 		b := h.head((*bp)[:0], t, level, msg)

@@ -144,12 +144,9 @@ func render(t *testing.T, newHandler func(*bytes.Buffer) slog.Handler, make func
 func renderAttrs(t *testing.T, make func(slog.Handler) slog.Handler, tm time.Time, level slog.Level, msg string, attrs []slog.Attr) string {
 	t.Helper()
 	var buf bytes.Buffer
-	h, ok := make(NewHandler(&buf, nil)).(AttrsHandler)
-	if !ok {
-		t.Fatal("a derived handler is not an AttrsHandler")
-	}
-	if err := h.HandleAttrs(context.Background(), tm, level, msg, 0, attrs); err != nil {
-		t.Fatal(err)
+	ok, err := HandleAttrs(context.Background(), make(NewHandler(&buf, nil)), tm, level, msg, 0, attrs)
+	if !ok || err != nil {
+		t.Fatalf("a derived handler: HandleAttrs = %v, %v", ok, err)
 	}
 	return buf.String()
 }
@@ -219,10 +216,13 @@ func TestRequestLineThroughHandleAttrsAllocatesNothing(t *testing.T) {
 		slog.Any("scopes_granted", appendedList{"repository:bench/app:pull"}),
 		slog.Any("rules", appendedList{"0"}), slog.Bool("reused", true), slog.Float64("latency_ms", 0.042),
 	}
-	h := NewHandler(io.Discard, nil).(AttrsHandler)
+	h := NewHandler(io.Discard, nil)
 	at := time.Date(2026, 12, 3, 11, 42, 0, 123456789, time.UTC)
+	if ok, _ := HandleAttrs(context.Background(), slog.NewTextHandler(io.Discard, nil), at, slog.LevelInfo, "m", 0, attrs); ok {
+		t.Error("HandleAttrs took slog's own handler for one of ours")
+	}
 	if n := testing.AllocsPerRun(100, func() {
-		_ = h.HandleAttrs(context.Background(), at, slog.LevelInfo, "token request", 0, attrs)
+		_, _ = HandleAttrs(context.Background(), h, at, slog.LevelInfo, "token request", 0, attrs)
 	}); n != 0 {
 		t.Errorf("%v allocations per line, want 0", n)
 	}
