@@ -33,7 +33,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, snap *snapsh
 	// 413 rather than a reset.
 	body, err := httpbody.Read(w, r, maxFormBytes)
 	if err != nil {
-		// Declared here: errors.As moves it to the heap, for every form.
+		// Declared in this branch: errors.As moves it to the heap, which so
+		// costs only a form that could not be read.
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
