@@ -11,6 +11,53 @@ import (
 	"testing"
 )
 
+// The token endpoint's paths are taken before the mux; every other form
+// of them still goes through it: cleaned and redirected, unescaped,
+// refused.
+func TestTokenPathsRouteAsTheMuxRoutesThem(t *testing.T) {
+	for _, prefix := range []string{"", "/auth_server"} {
+		cfg := strictConfig
+		if prefix != "" {
+			cfg = strings.Replace(strictConfig, `server: {addr: ":5001"}`, `server: {addr: ":5001", path_prefix: `+prefix+`/}`, 1)
+		}
+		f := newFixture(t, cfg)
+		noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, tt := range []struct {
+			method, path string
+			want         int
+			location     string
+		}{
+			{"GET", "/auth?service=registry.local", 401, ""},
+			{"GET", "/auth/token?service=registry.local", 401, ""},
+			{"POST", "/auth", 400, ""}, // no form
+			{"PUT", "/auth", 405, ""},
+			{"GET", "/au%74h?service=registry.local", 401, ""},
+			{"GET", "/auth/", 404, ""},
+			{"GET", "/auth/token/", 404, ""},
+			{"GET", "/authx", 404, ""},
+			{"GET", "//auth?service=registry.local", 307, prefix + "/auth?service=registry.local"},
+			{"GET", "/./auth", 307, prefix + "/auth"},
+		} {
+			path := prefix + tt.path
+			if strings.HasPrefix(tt.path, "//") {
+				path = "/" + prefix + tt.path[1:]
+			}
+			req, err := http.NewRequest(tt.method, f.ts.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBody(t, resp)
+			if resp.StatusCode != tt.want || resp.Header.Get("Location") != tt.location {
+				t.Errorf("%s %s: status %d Location %q, want %d %q", tt.method, path, resp.StatusCode, resp.Header.Get("Location"), tt.want, tt.location)
+			}
+		}
+	}
+}
+
 func TestRoutesUnderPathPrefix(t *testing.T) {
 	f := newFixture(t, strings.Replace(strictConfig, `server: {addr: ":5001"}`, `server: {addr: ":5001", path_prefix: /auth_server/}`, 1))
 	tests := []struct {
