@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -16,11 +15,14 @@ import (
 // longer query goes through url.ParseQuery as it is.
 const maxFastParams = 16
 
-// godebugQueryLimit reports whether GODEBUG changes url.ParseQuery's limit
-// on the number of parameters (urlmaxqueryparams), which may be below
-// maxFastParams: then every query goes through url.ParseQuery, so the
-// operator's limit holds.
-var godebugQueryLimit = strings.Contains(os.Getenv("GODEBUG"), "urlmaxqueryparams")
+// fastParamsAllowed reports whether url.ParseQuery takes maxFastParams
+// parameters. A GODEBUG urlmaxqueryparams setting (in the environment or
+// the build) may set its limit lower; then every query goes through
+// url.ParseQuery, so that limit holds.
+var fastParamsAllowed = func() bool {
+	_, err := url.ParseQuery(strings.Repeat("p=&", maxFastParams-1) + "p=")
+	return err == nil
+}()
 
 // param is one decoded name=value pair.
 type param struct{ name, value string }
@@ -36,7 +38,7 @@ type params struct {
 // parseParams parses query as url.ParseQuery does: the same pairs in the
 // same order, the same first error (the valid pairs are kept beside it).
 func parseParams(p *params, query string) error {
-	if godebugQueryLimit || strings.Count(query, "&")+1 > maxFastParams {
+	if !fastParamsAllowed || strings.Count(query, "&")+1 > maxFastParams {
 		var err error
 		p.values, err = url.ParseQuery(query)
 		return err

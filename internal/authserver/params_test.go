@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -63,6 +65,26 @@ func checkParamsAsParseQuery(t *testing.T, query string, names []string) {
 func TestParamsAreURLParseQuerys(t *testing.T) {
 	for _, q := range paramsQueries {
 		checkParamsAsParseQuery(t, q, paramsNames)
+	}
+}
+
+// With GODEBUG lowering url.ParseQuery's limit on parameters below what
+// params keeps in place, the limit still holds: this package's tests run
+// again in a child process with urlmaxqueryparams=3.
+func TestParamsHonourAGODEBUGParameterLimit(t *testing.T) {
+	if os.Getenv("WHARF_PARAMS_CHILD") != "" {
+		if fastParamsAllowed {
+			t.Fatal("GODEBUG urlmaxqueryparams=3, yet queries of 16 parameters take the fast path")
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^(TestParamsHonourAGODEBUGParameterLimit|TestParamsAreURLParseQuerys)$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GODEBUG=urlmaxqueryparams=3", "WHARF_PARAMS_CHILD=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child with GODEBUG=urlmaxqueryparams=3: %v\n%s", err, out)
+	}
+	if _, err := url.ParseQuery("a=1&b=2&c=3"); err != nil {
+		t.Fatalf("this process has a parameter limit of its own: %v", err)
 	}
 }
 
