@@ -41,15 +41,20 @@ func (s *Server) checkPassword(ctx context.Context, snap *snapshot, name, passwo
 		backend = snap.backends.attempt(snap, &a) // backends.go
 	}
 	ok, err := snap.guard.Check(ctx, a)
-	var throttled *loginguard.Throttled
-	switch {
-	case errors.As(err, &throttled):
-		s.metrics.throttled.Inc()
-		return identity{}, tooManyRequests(throttled)
-	case err != nil && backend != nil && ctx.Err() == nil:
-		return identity{}, unavailable(err)
-	case err != nil:
+	if err != nil {
+		// Declared in this branch: errors.As moves it to the heap, which so
+		// costs only a check that failed.
+		var throttled *loginguard.Throttled
+		switch {
+		case errors.As(err, &throttled):
+			s.metrics.throttled.Inc()
+			return identity{}, tooManyRequests(throttled)
+		case backend != nil && ctx.Err() == nil:
+			return identity{}, unavailable(err)
+		}
 		return identity{}, err // the client went away
+	}
+	switch {
 	case backend != nil:
 		return backend.result(ctx, ok)
 	case u == nil:

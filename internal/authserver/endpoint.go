@@ -3,7 +3,6 @@ package authserver
 import (
 	"net/http"
 	"net/netip"
-	"strconv"
 
 	"github.com/wharf-registry/wharf/pkg/token"
 )
@@ -49,7 +48,7 @@ func (s *Server) tokenEndpoint(snap *snapshot) http.Handler {
 		}
 		end := s.now()
 		latency := end.Sub(start)
-		s.metrics.requests.WithLabelValues(strconv.Itoa(status)).Observe(latency.Seconds())
+		s.metrics.requestsFor(status).Observe(latency.Seconds())
 		s.logRequest(r, req, status, end, latency, err)
 	})
 }
@@ -82,7 +81,7 @@ func (s *Server) issue(w http.ResponseWriter, snap *snapshot, req *tokenRequest,
 	if err := respond(w, body); err != nil {
 		return nil // the client went away; the status is already sent
 	}
-	s.metrics.issued.WithLabelValues(req.grantType).Inc()
+	s.metrics.issuedFor(req.grantType).Inc()
 	if reused {
 		s.metrics.reused.Inc()
 	}

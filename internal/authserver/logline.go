@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/logtext"
 	"github.com/wharf-registry/wharf/pkg/token"
 )
 
@@ -76,9 +77,14 @@ func (s *Server) logRequest(r *http.Request, req *tokenRequest, status int, end 
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", reason))
 	}
+	// As Logger does, a failed write is not the client's problem.
+	h := s.log.Handler()
+	if ok, _ := logtext.HandleAttrs(ctx, h, end, level, "token request", requestLinePC(), attrs); ok {
+		return // cmd/auth's handler: no Record to fill
+	}
 	rec := slog.NewRecord(end, level, "token request", requestLinePC())
 	rec.AddAttrs(attrs...)
-	_ = s.log.Handler().Handle(ctx, rec) // as Logger does: a failed write is not the client's problem
+	_ = h.Handle(ctx, rec)
 }
 
 // linePC is the program counter of requestLinePC's call in logRequest,
@@ -101,16 +107,18 @@ func requestLinePC() uintptr {
 type askedList []token.Scope
 
 // MarshalText prints the scopes as fmt prints a []string of them.
-func (l askedList) MarshalText() ([]byte, error) {
-	return scopesText(l, func(sc token.Scope) (string, string, string, []string) {
+func (l askedList) MarshalText() ([]byte, error) { return l.AppendLogText(nil), nil }
+
+// AppendLogText appends MarshalText's bytes (logtext.TextAppender).
+func (l askedList) AppendLogText(b []byte) []byte {
+	return appendScopes(b, l, func(sc token.Scope) (string, string, string, []string) {
 		return sc.Type, sc.Class, sc.Name, sc.Actions
-	}), nil
+	})
 }
 
-// scopesText prints scopes (whatever holds their parts) as fmt prints a
-// []string of them.
-func scopesText[T any](l []T, parts func(T) (typ, class, name string, actions []string)) []byte {
-	b := make([]byte, 0, 64*len(l)+2)
+// appendScopes appends scopes (whatever holds their parts) as fmt prints
+// a []string of them.
+func appendScopes[T any](b []byte, l []T, parts func(T) (typ, class, name string, actions []string)) []byte {
 	b = append(b, '[')
 	for i, x := range l {
 		if i > 0 {
@@ -164,10 +172,13 @@ func (l grantedList) scopes() askedList {
 }
 
 // MarshalText prints the grants as fmt prints a []string of them.
-func (l grantedList) MarshalText() ([]byte, error) {
-	return scopesText(l, func(ra token.ResourceActions) (string, string, string, []string) {
+func (l grantedList) MarshalText() ([]byte, error) { return l.AppendLogText(nil), nil }
+
+// AppendLogText appends MarshalText's bytes (logtext.TextAppender).
+func (l grantedList) AppendLogText(b []byte) []byte {
+	return appendScopes(b, l, func(ra token.ResourceActions) (string, string, string, []string) {
 		return ra.Type, ra.Class, ra.Name, ra.Actions
-	}), nil
+	})
 }
 
 // MarshalJSON writes the grants as an array of scope strings.
@@ -177,15 +188,18 @@ func (l grantedList) MarshalJSON() ([]byte, error) { return l.scopes().MarshalJS
 type intList []int
 
 // MarshalText prints the rules as fmt prints a []int.
-func (l intList) MarshalText() ([]byte, error) {
-	b := []byte{'['}
+func (l intList) MarshalText() ([]byte, error) { return l.AppendLogText(nil), nil }
+
+// AppendLogText appends MarshalText's bytes (logtext.TextAppender).
+func (l intList) AppendLogText(b []byte) []byte {
+	b = append(b, '[')
 	for i, n := range l {
 		if i > 0 {
 			b = append(b, ' ')
 		}
 		b = strconv.AppendInt(b, int64(n), 10)
 	}
-	return append(b, ']'), nil
+	return append(b, ']')
 }
 
 // MarshalJSON writes the rules as encoding/json writes a []int.

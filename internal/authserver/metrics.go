@@ -2,6 +2,8 @@ package authserver
 
 import (
 	"net/http"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/wharf-registry/wharf/internal/loginguard"
 
@@ -15,12 +17,14 @@ import (
 type metrics struct {
 	registry      *prometheus.Registry
 	issued        *prometheus.CounterVec // by grant: basic, anonymous, password, refresh_token
+	issuedBy      lazyChildren[prometheus.Counter]
 	reused        prometheus.Counter
 	denials       prometheus.Counter
 	authFailures  prometheus.Counter
 	throttled     prometheus.Counter
 	requests      *prometheus.HistogramVec // by status code
-	reloads       *prometheus.CounterVec   // by result: success, failure
+	requestsBy    lazyChildren[prometheus.Observer]
+	reloads       *prometheus.CounterVec // by result: success, failure
 	refreshIssued prometheus.Counter
 }
 
@@ -63,6 +67,8 @@ func newMetrics(slots *loginguard.Slots) *metrics {
 			Help: "Refresh tokens handed out.",
 		}),
 	}
+	m.issuedBy = newLazyChildren[prometheus.Counter](len(grantTypes))
+	m.requestsBy = newLazyChildren[prometheus.Observer](600) // by status code
 	checks := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "wharf_auth_password_checks_total",
 		Help: "bcrypt password checks run; concurrent logins with the same credentials share one.",
@@ -79,4 +85,49 @@ func newMetrics(slots *loginguard.Slots) *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// lazyChildren keeps the children of a metric vector for label values
+// requests use again and again, by an index the caller derives from the
+// value: WithLabelValues hashes its value and looks it up under a lock,
+// every request. A child is made on first use, as WithLabelValues makes
+// it, not up front: then it would show on /metrics, at zero, before any
+// request had that outcome.
+type lazyChildren[T any] struct {
+	by []atomic.Pointer[T]
+}
+
+func newLazyChildren[T any](n int) lazyChildren[T] {
+	return lazyChildren[T]{by: make([]atomic.Pointer[T], n)}
+}
+
+// get returns child i, made by make (WithLabelValues of its value) the
+// first time; an i out of range is made every time.
+func (c *lazyChildren[T]) get(i int, make func() T) T {
+	if i < 0 || i >= len(c.by) {
+		return make()
+	}
+	if p := c.by[i].Load(); p != nil {
+		return *p
+	}
+	child := make() // the vector's own child: racing makers get the same one
+	c.by[i].Store(&child)
+	return child
+}
+
+// grantTypes are the grants issued tokens are counted by.
+var grantTypes = [...]string{"basic", "anonymous", "password", "refresh_token"}
+
+// issuedFor is the issued counter of grant.
+func (m *metrics) issuedFor(grant string) prometheus.Counter {
+	i := 0
+	for i < len(grantTypes) && grantTypes[i] != grant {
+		i++
+	}
+	return m.issuedBy.get(i, func() prometheus.Counter { return m.issued.WithLabelValues(grant) })
+}
+
+// requestsFor is the latency histogram of status code.
+func (m *metrics) requestsFor(code int) prometheus.Observer {
+	return m.requestsBy.get(code, func() prometheus.Observer { return m.requests.WithLabelValues(strconv.Itoa(code)) })
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"net/url"
 
 	"github.com/wharf-registry/wharf/internal/httpbody"
 	"github.com/wharf-registry/wharf/pkg/token"
@@ -33,22 +32,24 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, snap *snapsh
 	// httpbody.Read, so that a client still sending a huge form reads the
 	// 413 rather than a reset.
 	body, err := httpbody.Read(w, r, maxFormBytes)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
-			Msg: fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
-	}
 	if err != nil {
+		// Declared in this branch: errors.As moves it to the heap, which so
+		// costs only a form that could not be read.
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request",
+				Msg: fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
+		}
 		return badRequest("invalid_request", "malformed form body")
 	}
-	f, err := url.ParseQuery(string(body)) // never the query string: credentials belong in the body
-	if err != nil {
+	var f params
+	if err := parseParams(&f, string(body)); err != nil { // never the query string: credentials belong in the body
 		return badRequest("invalid_request", "malformed form body")
 	}
 	req.service = f.Get("service")
 	req.clientID = f.Get("client_id")
 	req.offline = f.Get("access_type") == "offline"
-	if req.scopes, err = token.ParseScopes(f["scope"]); err != nil {
+	if req.scopes, err = token.ParseScopes(f.All("scope")); err != nil {
 		return badRequest("invalid_scope", "%v", err)
 	}
 
@@ -100,10 +101,11 @@ func (s *Server) checkRefresh(snap *snapshot, req *tokenRequest, raw string) (id
 		return &httpError{Status: http.StatusBadRequest, Code: "invalid_grant",
 			Msg: "the refresh token is invalid or expired; log in again", Err: err}
 	}
-	p, key, err := snap.refresh.verify(raw, s.now())
+	e, err := snap.refresh.verify(raw, s.now())
 	if err != nil {
 		return identity{}, invalid(err)
 	}
+	p := e.p
 	req.account = p.Sub
 	if req.service == "" {
 		req.service = p.Aud
@@ -118,8 +120,13 @@ func (s *Server) checkRefresh(snap *snapshot, req *tokenRequest, raw string) (id
 	if u == nil {
 		return identity{}, invalid(fmt.Errorf("%w: user removed", errBadRefresh))
 	}
-	if !p.matches(key, u.hash) {
-		return identity{}, invalid(fmt.Errorf("%w: password changed", errBadRefresh))
+	// The fingerprint's HMAC once per token and snapshot: the user, and
+	// so the hash it was matched against, never changes within one.
+	if e.owner.Load() != u {
+		if !p.matches(e.key, u.hash) {
+			return identity{}, invalid(fmt.Errorf("%w: password changed", errBadRefresh))
+		}
+		e.owner.Store(u)
 	}
 	return identity{account: u.name, labels: u.labels, hash: u.hash}, nil
 }

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wharf-registry/wharf/pkg/token"
 )
@@ -203,5 +205,41 @@ func TestRefreshTokensCanBeDisabled(t *testing.T) {
 	resp := f.post(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"wrt1.x.y"}, "service": {"r"}})
 	if resp.StatusCode != 400 || !strings.Contains(string(body(t, resp)), "unsupported_grant_type") {
 		t.Errorf("refresh grant when disabled: %d %s", resp.StatusCode, body(t, resp))
+	}
+}
+
+// A refresh token dies at its expiry even when it was used, and so
+// verified and remembered, moments before.
+func TestRefreshTokenExpiresWhileInUse(t *testing.T) {
+	cfg := strings.Replace(refreshConfig(hashPassword(t, "pw"), false), "expiration: 900", "expiration: 900\n\trefresh_expiration: 3600", 1)
+	f := newFixture(t, cfg)
+	srv, err := New(f.config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64 // seconds; read by the server's goroutines
+	t0 := time.Now().Unix()
+	clock.Store(t0)
+	srv.now = func() time.Time { return time.Unix(clock.Load(), 0) }
+	g := &fixture{ts: newHTTPTestServer(t, srv)}
+	rt := tokenBody(t, g.post(t, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw"},
+		"service": {"registry.local"}, "access_type": {"offline"}})).RefreshToken
+	if rt == "" {
+		t.Fatal("no refresh token")
+	}
+	refresh := func() *http.Response {
+		return g.post(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "service": {"registry.local"}})
+	}
+	for _, at := range []int64{1, 2, 3599} {
+		clock.Store(t0 + at)
+		if resp := refresh(); resp.StatusCode != 200 {
+			t.Fatalf("%d s after the login: status %d %s", at, resp.StatusCode, body(t, resp))
+		}
+	}
+	for _, at := range []int64{3600, 3600, 7200} {
+		clock.Store(t0 + at)
+		if resp := refresh(); resp.StatusCode != 400 || !strings.Contains(string(body(t, resp)), "invalid_grant") {
+			t.Errorf("%d s after the login, its expiry 3600 s: status %d %s, want 400 invalid_grant", at, resp.StatusCode, body(t, resp))
+		}
 	}
 }

@@ -50,7 +50,8 @@ type refreshPayload struct {
 // refresher mints with keys[0] and accepts any of keys, so a refresh token
 // survives the signing key moving to token.extra_keys during a rotation.
 type refresher struct {
-	keys []*macKey
+	keys     []*macKey
+	verified *verifiedRefreshes // refresh_cache.go
 }
 
 // macKey is a refresh token key and HMACs under it, reset between uses:
@@ -78,7 +79,7 @@ func (k *macKey) sum(parts ...string) []byte {
 }
 
 func newRefresher(keys []*token.Key) (*refresher, error) {
-	r := &refresher{}
+	r := &refresher{verified: newVerifiedRefreshes()}
 	for _, k := range keys {
 		der, err := x509.MarshalPKCS8PrivateKey(k.Signer)
 		if err != nil {
@@ -112,13 +113,31 @@ func (r *refresher) mint(user, service string, passwordHash []byte, now time.Tim
 	return body + "." + base64.RawURLEncoding.EncodeToString(sum(r.keys[0], body)), nil
 }
 
-// verify checks the format, the MAC and the expiry, and returns the
-// payload with the key that authenticated it (for fingerprint checks).
-func (r *refresher) verify(raw string, now time.Time) (refreshPayload, *macKey, error) {
-	var p refreshPayload
+// verify checks the format, the MAC and the expiry, and returns what the
+// token decoded to, with the key that authenticated it (for fingerprint
+// checks). A token that verified before is found by its digest instead of
+// being decoded again (refresh_cache.go); its expiry is checked anew.
+func (r *refresher) verify(raw string, now time.Time) (*verifiedRefresh, error) {
 	if len(raw) > maxRefreshLen || !strings.HasPrefix(raw, refreshPrefix) {
-		return p, nil, fmt.Errorf("%w: not a refresh token of ours", errBadRefresh)
+		return nil, fmt.Errorf("%w: not a refresh token of ours", errBadRefresh)
 	}
+	d := sha256.Sum256([]byte(raw))
+	if e, ok := r.verified.get(d, now); ok {
+		return e, nil
+	}
+	p, key, err := r.decode(raw, now)
+	if err != nil {
+		return nil, err
+	}
+	e := &verifiedRefresh{p: p, key: key}
+	r.verified.put(d, e, now)
+	return e, nil
+}
+
+// decode verifies raw in full: its MAC under one of the keys, its
+// payload, its expiry.
+func (r *refresher) decode(raw string, now time.Time) (refreshPayload, *macKey, error) {
+	var p refreshPayload
 	dot := strings.LastIndexByte(raw, '.')
 	body, sig64 := raw[:dot], raw[dot+1:]
 	sig, err := base64.RawURLEncoding.DecodeString(sig64)
@@ -139,7 +158,7 @@ func (r *refresher) verify(raw string, now time.Time) (refreshPayload, *macKey, 
 	if err != nil || json.Unmarshal(data, &p) != nil {
 		return p, nil, fmt.Errorf("%w: bad payload", errBadRefresh)
 	}
-	if now.Unix() >= p.Exp {
+	if expired(p, now) {
 		return p, nil, fmt.Errorf("%w: expired", errBadRefresh)
 	}
 	return p, key, nil

@@ -11,6 +11,53 @@ import (
 	"testing"
 )
 
+// The token endpoint's paths are taken before the mux; every other form
+// of them still goes through it: cleaned and redirected, unescaped,
+// refused.
+func TestTokenPathsRouteAsTheMuxRoutesThem(t *testing.T) {
+	for _, prefix := range []string{"", "/auth_server"} {
+		cfg := strictConfig
+		if prefix != "" {
+			cfg = strings.Replace(strictConfig, `server: {addr: ":5001"}`, `server: {addr: ":5001", path_prefix: `+prefix+`/}`, 1)
+		}
+		f := newFixture(t, cfg)
+		noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, tt := range []struct {
+			method, path string
+			want         int
+			location     string
+		}{
+			{"GET", "/auth?service=registry.local", 401, ""},
+			{"GET", "/auth/token?service=registry.local", 401, ""},
+			{"POST", "/auth", 400, ""}, // no form
+			{"PUT", "/auth", 405, ""},
+			{"GET", "/au%74h?service=registry.local", 401, ""},
+			{"GET", "/auth/", 404, ""},
+			{"GET", "/auth/token/", 404, ""},
+			{"GET", "/authx", 404, ""},
+			{"GET", "//auth?service=registry.local", 307, prefix + "/auth?service=registry.local"},
+			{"GET", "/./auth", 307, prefix + "/auth"},
+		} {
+			path := prefix + tt.path
+			if strings.HasPrefix(tt.path, "//") {
+				path = "/" + prefix + tt.path[1:]
+			}
+			req, err := http.NewRequest(tt.method, f.ts.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBody(t, resp)
+			if resp.StatusCode != tt.want || resp.Header.Get("Location") != tt.location {
+				t.Errorf("%s %s: status %d Location %q, want %d %q", tt.method, path, resp.StatusCode, resp.Header.Get("Location"), tt.want, tt.location)
+			}
+		}
+	}
+}
+
 func TestRoutesUnderPathPrefix(t *testing.T) {
 	f := newFixture(t, strings.Replace(strictConfig, `server: {addr: ":5001"}`, `server: {addr: ":5001", path_prefix: /auth_server/}`, 1))
 	tests := []struct {
@@ -44,17 +91,27 @@ func TestRoutesUnderPathPrefix(t *testing.T) {
 
 func TestMetricsCountOutcomes(t *testing.T) {
 	f := newFixture(t, strictConfig)
+	// No outcome is listed before it happened once.
+	for _, name := range []string{`wharf_auth_tokens_issued_total{grant="basic"}`, `wharf_auth_request_duration_seconds_count{code="200"}`} {
+		if got := f.metric(t, name); got != "" {
+			t.Errorf("before any request, %s = %q, want no such series", name, got)
+		}
+	}
+	f.post(t, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"adminpassword"}, "service": {"registry.local"}})
 	q := url.Values{"service": {"registry.local"}, "scope": {"repository:app:pull"}}
 	f.get(t, q, "admin", "adminpassword")
 	f.get(t, q, "admin", "adminpassword") // reused
 	f.get(t, q, "admin", "bad")
 	f.get(t, q, "-", "")
+	f.get(t, url.Values{"service": {"registry.local"}, "scope": {"repository:app:pull"}, "account": {"other"}}, "admin", "adminpassword")
 
 	want := map[string]string{
 		`wharf_auth_tokens_issued_total{grant="basic"}`:         "2",
+		`wharf_auth_tokens_issued_total{grant="password"}`:      "1",
 		`wharf_auth_tokens_reused_total`:                        "1",
 		`wharf_auth_authentication_failures_total`:              "2",
-		`wharf_auth_request_duration_seconds_count{code="200"}`: "2",
+		`wharf_auth_request_duration_seconds_count{code="200"}`: "3",
+		`wharf_auth_request_duration_seconds_count{code="400"}`: "1",
 		`wharf_auth_request_duration_seconds_count{code="401"}`: "2",
 	}
 	for name, v := range want {

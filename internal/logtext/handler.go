@@ -161,25 +161,75 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
+// HandleAttrs writes, when h is one of this package's handlers, what
+// h.Handle writes for the record slog.NewRecord(t, level, msg, pc) with
+// attrs added, without building that record: a Record keeps five
+// attributes in place and copies the others into a slice of its own, for
+// every line. For any other handler it writes nothing and reports false.
+// It is a function, not a method of an interface, because a slice handed
+// to an interface's method is moved to the heap: the caller's attributes
+// can stay on its stack.
+func HandleAttrs(ctx context.Context, h slog.Handler, t time.Time, level slog.Level, msg string, pc uintptr, attrs []slog.Attr) (bool, error) {
+	lh, ok := h.(*handler)
+	if !ok {
+		return false, nil
+	}
+	return true, lh.handleAttrs(ctx, t, level, msg, pc, attrs)
+}
+
+func (h *handler) handleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, pc uintptr, attrs []slog.Attr) error {
+	if !h.grouped {
+		bp := bufs.Get().(*[]byte)
+		b := h.head((*bp)[:0], t, level, msg)
+		ok := true
+		for _, a := range attrs {
+			if b, ok = appendAttr(b, a); !ok {
+				break
+			}
+		}
+		b = append(b, '\n')
+		var err error
+		if ok {
+			_, err = h.out.write(b)
+		}
+		if cap(b) <= maxPooled {
+			*bp = b[:0]
+			bufs.Put(bp)
+		}
+		if ok {
+			return err
+		}
+	}
+	r := slog.NewRecord(t, level, msg, pc)
+	r.AddAttrs(attrs...)
+	return h.Handle(ctx, r)
+}
+
 // format appends the line for r, or reports false when one of its
 // attributes needs the standard handler.
 func (h *handler) format(b []byte, r slog.Record) ([]byte, bool) {
-	if !r.Time.IsZero() {
-		b = append(b, "time="...)
-		b = appendTime(b, r.Time.Round(0))
-		b = append(b, ' ')
-	}
-	b = append(b, "level="...)
-	b = appendString(b, r.Level.String())
-	b = append(b, " msg="...)
-	b = appendString(b, r.Message)
-	b = append(b, h.pre...)
+	b = h.head(b, r.Time, r.Level, r.Message)
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
 		b, ok = appendAttr(b, a)
 		return ok
 	})
 	return append(b, '\n'), ok
+}
+
+// head appends the line's time, level and message, then the attributes
+// of WithAttrs.
+func (h *handler) head(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	if !t.IsZero() {
+		b = append(b, "time="...)
+		b = appendTime(b, t.Round(0))
+		b = append(b, ' ')
+	}
+	b = append(b, "level="...)
+	b = appendString(b, level.String())
+	b = append(b, " msg="...)
+	b = appendString(b, msg)
+	return append(b, h.pre...)
 }
 
 // appendAttr appends " key=value", or reports false for what only the
@@ -208,6 +258,9 @@ func appendAttr(b []byte, a slog.Attr) ([]byte, bool) {
 	case slog.KindTime:
 		b = appendTime(b, v.Time())
 	case slog.KindAny:
+		if ta, isTA := v.Any().(TextAppender); isTA {
+			return appendText(b, ta)
+		}
 		tm, isTM := v.Any().(encoding.TextMarshaler)
 		if !isTM {
 			return b, false
@@ -238,14 +291,31 @@ func marshalText(tm encoding.TextMarshaler) (data []byte, err error, ok bool) {
 	return data, err, true
 }
 
-// appendTime is slog's text time: RFC 3339 with exactly three digits of
-// milliseconds, truncated.
-func appendTime(b []byte, t time.Time) []byte {
-	const prefixLen = len("2006-01-02T15:04:05.000")
+// TextAppender is a value with MarshalText that can append the same text
+// in place: AppendLogText(b) appends exactly the bytes MarshalText returns,
+// which must never fail. This handler calls it, saving MarshalText's
+// allocation for every line; slog's handler, and the fallback to it, call
+// MarshalText.
+type TextAppender interface {
+	encoding.TextMarshaler
+	AppendLogText(b []byte) []byte
+}
+
+// appendText appends ta's text as appendString would append the string of
+// its MarshalText; false when AppendLogText panicked (slog's handler then
+// renders MarshalText's panic its own way).
+func appendText(b []byte, ta TextAppender) (out []byte, ok bool) {
 	n := len(b)
-	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
+	defer func() {
+		if recover() != nil {
+			out, ok = b[:n], false
+		}
+	}()
+	b = ta.AppendLogText(b)
+	if text := b[n:]; needsQuotingBytes(text) {
+		return strconv.AppendQuote(b[:n], string(text)), true
+	}
+	return b, true
 }
 
 // appendString appends s as slog's text handler does: as it is, or
@@ -276,6 +346,23 @@ func needsQuoting(s string) bool {
 			return true
 		}
 		i += size
+	}
+	return false
+}
+
+// needsQuotingBytes is needsQuoting(string(b)), without the copy when b
+// is ASCII.
+func needsQuotingBytes(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return needsQuoting(string(b))
+		}
+		if !plain[c] {
+			return true
+		}
 	}
 	return false
 }

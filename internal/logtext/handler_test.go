@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -30,6 +31,21 @@ type textList []string
 func (l textList) MarshalText() ([]byte, error) {
 	return []byte("[" + strings.Join(l, " ") + "]"), nil
 }
+
+// appendedList is textList appending its text in place too, as the token
+// server's lists do (TextAppender).
+type appendedList []string
+
+func (l appendedList) MarshalText() ([]byte, error) { return l.AppendLogText(nil), nil }
+
+func (l appendedList) AppendLogText(b []byte) []byte {
+	return append(append(append(b, '['), strings.Join(l, " ")...), ']')
+}
+
+type panicAppender struct{}
+
+func (panicAppender) MarshalText() ([]byte, error) { panic("boom") }
+func (panicAppender) AppendLogText([]byte) []byte  { panic("boom") }
 
 type failingText struct{}
 
@@ -77,6 +93,7 @@ func attrSets() [][]slog.Attr {
 		// What only the standard handler formats, so it renders it.
 		{slog.String("a", "b"), slog.Any("nilptr", (*ptrText)(nil))},
 		{slog.Any("panics", panicText{}), slog.String("after", "x")},
+		{slog.String("before", "x"), slog.Any("panics", panicAppender{}), slog.String("after", "x")},
 		{slog.Any("err", errors.New("plain error")), slog.Any("list", []string{"a b", "c"})},
 		{slog.Any("bytes", []byte("by\ttes")), slog.Any("nil", nil)},
 		{slog.Any("v", valuer{}), slog.Group("g", slog.String("k", "v"), slog.Int("n", 1))},
@@ -87,6 +104,7 @@ func attrSets() [][]slog.Attr {
 	for _, s := range oddStrings {
 		sets = append(sets, []slog.Attr{
 			slog.String(s, s), slog.String("v", s), slog.Any("text", textList{s, s}), slog.Any("m", &ptrText{s}),
+			slog.Any("appended", appendedList{s}), slog.Any("appended2", appendedList{s, s}),
 		})
 	}
 	return sets
@@ -122,6 +140,17 @@ func render(t *testing.T, newHandler func(*bytes.Buffer) slog.Handler, make func
 	return buf.String()
 }
 
+// renderAttrs formats a record's parts with our handler's HandleAttrs.
+func renderAttrs(t *testing.T, make func(slog.Handler) slog.Handler, tm time.Time, level slog.Level, msg string, attrs []slog.Attr) string {
+	t.Helper()
+	var buf bytes.Buffer
+	ok, err := HandleAttrs(context.Background(), make(NewHandler(&buf, nil)), tm, level, msg, 0, attrs)
+	if !ok || err != nil {
+		t.Fatalf("a derived handler: HandleAttrs = %v, %v", ok, err)
+	}
+	return buf.String()
+}
+
 func ours(w *bytes.Buffer) slog.Handler   { return NewHandler(w, nil) }
 func stdlib(w *bytes.Buffer) slog.Handler { return slog.NewTextHandler(w, nil) }
 
@@ -144,6 +173,9 @@ func TestLinesAreByteForByteSlogTextHandlers(t *testing.T) {
 				want := render(t, stdlib, c.make, r.Clone())
 				if got != want {
 					t.Fatalf("%s, attrs %d, message %q:\n got %q\nwant %q", c.name, i, msg, got, want)
+				}
+				if got := renderAttrs(t, c.make, tm, r.Level, msg, attrs); got != want {
+					t.Fatalf("HandleAttrs, %s, attrs %d, message %q:\n got %q\nwant %q", c.name, i, msg, got, want)
 				}
 				n++
 			}
@@ -168,6 +200,56 @@ func TestRequestLinesAreFormattedWithoutSlogsHandler(t *testing.T) {
 		h := NewHandler(&bytes.Buffer{}, nil).WithAttrs([]slog.Attr{slog.String("instance", "x")}).(*handler)
 		if _, ok := h.format(nil, r); !ok || h.grouped {
 			t.Errorf("attribute set %d went to slog's handler", i)
+		}
+	}
+}
+
+// The token server's line through HandleAttrs, its lists appending
+// themselves, allocates nothing: no Record's slice of attributes, no
+// MarshalText.
+func TestRequestLineThroughHandleAttrsAllocatesNothing(t *testing.T) {
+	attrs := []slog.Attr{
+		slog.String("method", "GET"), slog.Int("status", 200), slog.String("grant", "basic"),
+		slog.String("account", "ci"), slog.String("service", "registry.example"),
+		slog.String("client_id", ""), slog.String("client_ip", "127.0.0.1"),
+		slog.Any("scopes_asked", appendedList{"repository:bench/app:pull"}),
+		slog.Any("scopes_granted", appendedList{"repository:bench/app:pull"}),
+		slog.Any("rules", appendedList{"0"}), slog.Bool("reused", true), slog.Float64("latency_ms", 0.042),
+	}
+	h := NewHandler(io.Discard, nil)
+	at := time.Date(2026, 12, 3, 11, 42, 0, 123456789, time.UTC)
+	if ok, _ := HandleAttrs(context.Background(), slog.NewTextHandler(io.Discard, nil), at, slog.LevelInfo, "m", 0, attrs); ok {
+		t.Error("HandleAttrs took slog's own handler for one of ours")
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		_, _ = HandleAttrs(context.Background(), h, at, slog.LevelInfo, "token request", 0, attrs)
+	}); n != 0 {
+		t.Errorf("%v allocations per line, want 0", n)
+	}
+}
+
+// Many lines a second share the text of that second: the milliseconds,
+// the zone and the year still come out as slog's, whatever came before.
+func TestTimesOfOneSecondAsSlogs(t *testing.T) {
+	base := time.Date(2026, 12, 3, 11, 42, 7, 0, time.UTC)
+	zones := []*time.Location{time.UTC, time.FixedZone("A", 5*3600+1800), time.FixedZone("B", -7*3600), time.Local}
+	var times []time.Time
+	for _, ns := range []int{0, 999_999, 1_000_000, 42_123_456, 500_000_000, 999_000_000, 999_999_999} {
+		for _, z := range zones {
+			times = append(times, base.Add(time.Duration(ns)).In(z))
+		}
+	}
+	times = append(times, base.Add(time.Second), base.Add(-time.Second), base.Add(-1), time.Date(12026, 1, 1, 0, 0, 0, 5e6, time.UTC),
+		time.Date(-5, 1, 1, 0, 0, 0, 7e6, time.UTC), time.Date(999, 1, 1, 0, 0, 0, 8e6, time.UTC), time.Unix(-1, 123e6), time.Unix(0, 0))
+	backward := slices.Clone(times)
+	slices.Reverse(backward)
+	for _, order := range [][]time.Time{times, backward} {
+		for _, tm := range order {
+			r := slog.NewRecord(tm, slog.LevelInfo, "m", 0)
+			r.AddAttrs(slog.Time("at", tm))
+			if got, want := render(t, ours, chains[0].make, r.Clone()), render(t, stdlib, chains[0].make, r.Clone()); got != want {
+				t.Errorf("%v:\n got %q\nwant %q", tm, got, want)
+			}
 		}
 	}
 }

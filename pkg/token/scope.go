@@ -79,7 +79,7 @@ func ParseScope(s string) (Scope, error) {
 	sc.Name = name
 
 	sc.Actions = []string{}
-	for _, a := range strings.Split(actions, ",") {
+	for a := range strings.SplitSeq(actions, ",") {
 		if a == "" {
 			continue
 		}
@@ -101,7 +101,7 @@ func ParseScope(s string) (Scope, error) {
 func ParseScopes(params []string) ([]Scope, error) {
 	var out []Scope
 	for _, p := range params {
-		for _, f := range strings.Fields(p) {
+		for f := range strings.FieldsSeq(p) { // no slice of the fields
 			if len(out) == MaxScopes {
 				return nil, fmt.Errorf("%w: more than %d scopes", ErrMalformedScope, MaxScopes)
 			}
