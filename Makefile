@@ -63,7 +63,7 @@ test-tools: ## The tests that need Debian's slapd, chromium and apache2-utils (f
 FUZZ_TARGETS := ./pkg/token:FuzzParseScope ./pkg/token:FuzzVerify ./pkg/acl:FuzzMatchPattern \
 	./pkg/reference:FuzzReferenceGrammar ./pkg/manifest:FuzzParse \
 	./internal/regserver:FuzzParseRoute ./internal/regserver:FuzzParseContentRange \
-	./internal/authserver:FuzzTokenResponseBytesEqualEncodingJSON ./internal/authserver:FuzzParamsAreURLParseQuerys \
+	./internal/authserver:FuzzTokenResponseBytesEqualEncodingJSON \
 	./internal/logtext:FuzzLinesAreByteForByteSlogs ./pkg/token:FuzzScopeGrammarMatchesRegexps
 # An execution count, not a duration: a duration races the fuzz coordinator's
 # own deadline on a busy machine and fails with "context deadline exceeded"

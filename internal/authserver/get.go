@@ -19,8 +19,7 @@ import (
 // are checked; a scope the user may not have is not an error but a token
 // listing it with fewer (or no) actions.
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, snap *snapshot, req *tokenRequest) error {
-	var q params
-	_ = parseParams(&q, r.URL.RawQuery) // ignoring malformed pairs, as r.URL.Query does
+	q := r.URL.Query()
 	req.service = q.Get("service")
 	req.clientID = q.Get("client_id")
 	req.offline = q.Get("offline_token") == "true"
@@ -34,7 +33,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, snap *snapsho
 		req.account = user
 	}
 
-	scopes, err := token.ParseScopes(q.All("scope"))
+	scopes, err := token.ParseScopes(q["scope"])
 	if err != nil {
 		return badRequest("invalid_scope", "%v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 
 	"github.com/wharf-registry/wharf/internal/httpbody"
 	"github.com/wharf-registry/wharf/pkg/token"
@@ -42,14 +43,14 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, snap *snapsh
 		}
 		return badRequest("invalid_request", "malformed form body")
 	}
-	var f params
-	if err := parseParams(&f, string(body)); err != nil { // never the query string: credentials belong in the body
+	f, err := url.ParseQuery(string(body)) // never the query string: credentials belong in the body
+	if err != nil {
 		return badRequest("invalid_request", "malformed form body")
 	}
 	req.service = f.Get("service")
 	req.clientID = f.Get("client_id")
 	req.offline = f.Get("access_type") == "offline"
-	if req.scopes, err = token.ParseScopes(f.All("scope")); err != nil {
+	if req.scopes, err = token.ParseScopes(f["scope"]); err != nil {
 		return badRequest("invalid_scope", "%v", err)
 	}
 
