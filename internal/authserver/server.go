@@ -17,8 +17,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"path"
 	"runtime"
 	"strconv"
 	"sync"
@@ -178,32 +176,7 @@ func (s *Server) routes(snap *snapshot) http.Handler {
 	mux.Handle("/", s.serve(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{Status: http.StatusNotFound, Code: "not_found", Msg: "no such endpoint"}
 	}))
-	return s.cors(snap, s.hsts(snap, tokenFirst(p, token, mux)))
-}
-
-// tokenFirst hands requests for the token endpoint's own two paths
-// straight to it, and every other request to mux. The mux routes those
-// paths there too, but only after cleaning, escaping and matching the
-// path, for every token request. Only a path the mux could not clean or
-// redirect is taken: not CONNECT (whose path it does not canonicalize),
-// nothing escaped (the mux matches the escaped path), and the paths only
-// when they are their own clean, escaped forms; anything else goes
-// through the mux as before.
-func tokenFirst(prefix string, token http.Handler, mux *http.ServeMux) http.Handler {
-	paths := [2]string{prefix + "/auth", prefix + "/auth/token"}
-	for _, p := range paths {
-		if path.Clean(p) != p || (&url.URL{Path: p}).EscapedPath() != p {
-			return mux
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; (p == paths[0] || p == paths[1]) && r.URL.RawPath == "" && r.Method != http.MethodConnect {
-			r.Pattern = p // what the mux records: the pattern is the path
-			token.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return s.cors(snap, s.hsts(snap, mux))
 }
 
 // only refuses methods other than method (and HEAD for GET) with 405.

@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// The token endpoint's paths are taken before the mux; every other form
-// of them still goes through it: cleaned and redirected, unescaped,
-// refused.
+// The token endpoint answers on its two paths, with and without a path
+// prefix; every other form of them is cleaned and redirected, unescaped or
+// refused as the mux does.
 func TestTokenPathsRouteAsTheMuxRoutesThem(t *testing.T) {
 	for _, prefix := range []string{"", "/auth_server"} {
 		cfg := strictConfig
