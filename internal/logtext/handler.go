@@ -147,16 +147,21 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	bp := bufs.Get().(*[]byte)
 	b, ok := h.format((*bp)[:0], r)
-	var err error
+	if err := h.writeLine(bp, b, ok); ok {
+		return err
+	}
+	return h.std.Handle(ctx, r)
+}
+
+// writeLine writes the line b formatted in *bp's buffer when ok (else the
+// standard handler will), and gives the buffer back to the pool.
+func (h *handler) writeLine(bp *[]byte, b []byte, ok bool) (err error) {
 	if ok {
 		_, err = h.out.write(b)
 	}
 	if cap(b) <= maxPooled {
 		*bp = b[:0]
 		bufs.Put(bp)
-	}
-	if !ok {
-		return h.std.Handle(ctx, r)
 	}
 	return err
 }
@@ -187,16 +192,7 @@ func (h *handler) handleAttrs(ctx context.Context, t time.Time, level slog.Level
 				break
 			}
 		}
-		b = append(b, '\n')
-		var err error
-		if ok {
-			_, err = h.out.write(b)
-		}
-		if cap(b) <= maxPooled {
-			*bp = b[:0]
-			bufs.Put(bp)
-		}
-		if ok {
+		if err := h.writeLine(bp, append(b, '\n'), ok); ok {
 			return err
 		}
 	}
